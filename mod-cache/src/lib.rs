@@ -1,0 +1,1 @@
+//! `mod-cache`: the cache operational module for agtpd. It depends on `agtp-core` only, never on the daemon or another module; the pipeline hooks it implements arrive with the module API.
