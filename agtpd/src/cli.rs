@@ -1,0 +1,111 @@
+//! Command-line flags. Every flag that shapes the daemon is also a config key; flags
+//! override the file and the environment (see [`crate::config`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+/// agtpd: the AGTP/1.0 daemon.
+///
+/// Terminates AGTP on TCP (TLS 1.3; plaintext only on loopback unless explicitly
+/// allowed), validates every request, and routes it to an endpoint.
+///
+/// Configuration is layered: built-in defaults < TOML file (--config, else
+/// /etc/agtpd/agtpd.toml when it exists) < AGTPD_* environment (nested keys with `__`,
+/// e.g. AGTPD_LIMITS__MAX_BODY=2097152) < these flags.
+///
+/// Exit codes: 0 success, 64 usage error, 78 configuration error, 71 a listener could not
+/// be bound, 70 internal error.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "agtpd", version)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, /etc/agtpd/agtpd.toml is read when it exists.
+    #[arg(short, long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on (repeatable; replaces `listen` from the config).
+    #[arg(short, long = "listen", value_name = "ADDR")]
+    pub listen: Vec<SocketAddr>,
+
+    /// Validate the whole configuration (files it names included), print the result and exit.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Log format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Value of the Server-ID header on every response.
+    #[arg(long, value_name = "ID")]
+    pub server_id: Option<String>,
+
+    /// Allow plaintext on non-loopback addresses. Takes effect only together with
+    /// `tls.allow_plaintext_off_loopback = true` in the config.
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Unix socket where runtime processes connect (the gateway).
+    #[arg(long, value_name = "PATH")]
+    pub gateway_socket: Option<PathBuf>,
+
+    /// Directory of `*.agent.json` agent documents.
+    #[arg(long, value_name = "DIR")]
+    pub agents_dir: Option<PathBuf>,
+
+    /// Directory of endpoint TOML files, one endpoint each.
+    #[arg(long, value_name = "DIR")]
+    pub endpoints_dir: Option<PathBuf>,
+
+    /// Enable a compiled-in operational module (repeatable, in pipeline order; replaces
+    /// `modules` from the config).
+    #[arg(long = "load-module", value_name = "NAME")]
+    pub load_module: Vec<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event.
+    Json,
+}
+
+impl Cli {
+    /// The flags that override configuration keys, as a config fragment. Absent flags are
+    /// left out so they do not mask lower layers.
+    pub(crate) fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: (!self.listen.is_empty()).then(|| self.listen.clone()),
+            log_format: self.log_format,
+            server_id: self.server_id.clone(),
+            gateway_socket: self.gateway_socket.clone(),
+            agents_dir: self.agents_dir.clone(),
+            endpoints_dir: self.endpoints_dir.clone(),
+            modules: (!self.load_module.is_empty()).then(|| self.load_module.clone()),
+        }
+    }
+}
+
+/// The config keys a flag can set.
+#[derive(Debug, Serialize)]
+pub(crate) struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<Vec<SocketAddr>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway_socket: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agents_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoints_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modules: Option<Vec<String>>,
+}

@@ -1,0 +1,252 @@
+//! Configuration: built-in defaults < TOML file < `AGTPD_*` environment < flags.
+//!
+//! Loading has no side effects beyond reading the files the configuration names, rejects
+//! unknown keys at every level, and validates everything `--check-config` promises.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agtp_core::Limits;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, LogFormat};
+
+/// Read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/agtpd/agtpd.toml";
+
+/// The whole daemon configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// The `Server-ID` header on every response.
+    pub server_id: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `agtpd=debug,info`.
+    pub log_level: String,
+    /// Connections served at once; further ones are refused with 503.
+    pub max_connections: usize,
+    /// Parser limits.
+    pub limits: Limits,
+    /// Connection timeouts.
+    pub timeouts: Timeouts,
+    /// TLS settings.
+    pub tls: TlsConfig,
+    /// Unix socket where runtime processes connect.
+    pub gateway_socket: PathBuf,
+    /// Directory of agent documents.
+    pub agents_dir: Option<PathBuf>,
+    /// Directory of endpoint files.
+    pub endpoints_dir: Option<PathBuf>,
+    /// Operational modules, in pipeline order.
+    pub modules: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], agtp_core::DEFAULT_PORT))],
+            server_id: "agtpd".to_owned(),
+            log_format: LogFormat::Human,
+            log_level: "info".to_owned(),
+            max_connections: 10_000,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            tls: TlsConfig::default(),
+            gateway_socket: PathBuf::from("/run/agtpd/gateway.sock"),
+            agents_dir: None,
+            endpoints_dir: None,
+            modules: Vec::new(),
+        }
+    }
+}
+
+/// Connection timeouts, written as durations (`"60s"`, `"500ms"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// A keep-alive connection with no request in progress is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+    /// From a request's first byte to the end of its head (408 past it).
+    #[serde(with = "humantime_serde")]
+    pub header: Duration,
+    /// From the end of the head to the end of the body (408 past it).
+    #[serde(with = "humantime_serde")]
+    pub body: Duration,
+    /// Writing one response; a client that does not read is dropped after this.
+    #[serde(with = "humantime_serde")]
+    pub write: Duration,
+    /// The TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub tls_handshake: Duration,
+    /// On SIGTERM, how long in-flight requests may take before connections are cut.
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: Duration::from_secs(60),
+            header: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+            write: Duration::from_secs(30),
+            tls_handshake: Duration::from_secs(10),
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// TLS 1.3 settings. With both files set, every listener speaks TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// Allow plaintext on non-loopback addresses; needs `--insecure` as well.
+    pub allow_plaintext_off_loopback: bool,
+}
+
+/// Why a configuration was refused. Exit code 78.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read or parsed, a key is unknown or has the wrong type.
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    /// The named config file does not exist.
+    #[error("config file `{0}`: not found")]
+    Missing(PathBuf),
+    /// A key has a value the daemon cannot use.
+    #[error("`{key}`: {message}")]
+    Invalid {
+        /// The offending key, dotted.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// Loads and validates the configuration for `cli`: defaults, then the file, then the
+/// environment, then the flags.
+pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    match &cli.config {
+        Some(path) if !path.exists() => return Err(ConfigError::Missing(path.clone())),
+        Some(path) => figment = figment.merge(Toml::file_exact(path)),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
+        }
+        None => {}
+    }
+    let config: Config = figment
+        .merge(Env::prefixed("AGTPD_").split("__"))
+        .merge(Serialized::defaults(cli.overrides()))
+        .extract()
+        .map_err(|e| ConfigError::Load(Box::new(e)))?;
+    config.validate(cli.insecure)?;
+    Ok(config)
+}
+
+impl Config {
+    /// Checks every value, including the TLS files. `insecure` is the `--insecure` flag.
+    pub fn validate(&self, insecure: bool) -> Result<(), ConfigError> {
+        if self.listen.is_empty() {
+            return Err(invalid("listen", "at least one address is required"));
+        }
+        if self.server_id.is_empty() || !self.server_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(
+                "server_id",
+                "must be non-empty visible ASCII without spaces",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| invalid("log_level", e.to_string()))?;
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        self.validate_limits()?;
+        self.validate_timeouts()?;
+        crate::modules::check_names(&self.modules).map_err(|m| invalid("modules", m))?;
+        crate::tls::acceptor(&self.tls)?;
+        self.validate_plaintext(insecure)
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        if l.max_request_line < 16 {
+            return Err(invalid(
+                "limits.max_request_line",
+                "must be at least 16 bytes",
+            ));
+        }
+        if l.max_header_bytes < 2 || l.max_headers == 0 {
+            return Err(invalid(
+                "limits",
+                "max_header_bytes and max_headers must allow one header",
+            ));
+        }
+        if usize::try_from(l.max_body).is_err() {
+            return Err(invalid(
+                "limits.max_body",
+                "does not fit in memory on this platform",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_timeouts(&self) -> Result<(), ConfigError> {
+        let t = &self.timeouts;
+        let all = [
+            ("timeouts.idle", t.idle),
+            ("timeouts.header", t.header),
+            ("timeouts.body", t.body),
+            ("timeouts.write", t.write),
+            ("timeouts.tls_handshake", t.tls_handshake),
+        ];
+        match all.into_iter().find(|(_, d)| d.is_zero()) {
+            Some((key, _)) => Err(invalid(key, "must be greater than zero")),
+            None => Ok(()),
+        }
+    }
+
+    fn validate_plaintext(&self, insecure: bool) -> Result<(), ConfigError> {
+        if self.tls.cert_file.is_some() {
+            return Ok(());
+        }
+        let Some(public) = self.listen.iter().find(|a| !a.ip().is_loopback()) else {
+            return Ok(());
+        };
+        match (self.tls.allow_plaintext_off_loopback, insecure) {
+            (true, true) => Ok(()),
+            (true, false) => Err(invalid(
+                "tls.allow_plaintext_off_loopback",
+                format!(
+                    "plaintext on non-loopback address {public} also needs the --insecure flag"
+                ),
+            )),
+            (false, _) => Err(invalid(
+                "listen",
+                format!(
+                    "{public} is not a loopback address and no TLS certificate is configured; \
+                     set tls.cert_file and tls.key_file, or allow plaintext with \
+                     tls.allow_plaintext_off_loopback = true plus --insecure"
+                ),
+            )),
+        }
+    }
+}

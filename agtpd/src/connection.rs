@@ -1,0 +1,214 @@
+//! One client connection: read a request, answer it, repeat.
+//!
+//! Requests on a connection are answered strictly in order. Responses to pipelined
+//! requests are queued and written together just before the connection next waits for
+//! input, so a pipelined burst costs one write. Each wait has its own deadline:
+//! idle (no request started), header (first byte to end of head), body, and write.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agtp_core::encode::encode_response;
+use agtp_core::parse::{Head, RequestParser};
+use agtp_core::{AgtpError, Request, Response, Status, WireError};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::dispatch;
+use crate::settings::Settings;
+
+/// Why a connection stops reading requests.
+enum Stop {
+    /// The peer closed, went idle, or the daemon is draining: close quietly.
+    Quiet,
+    /// The peer broke the protocol or a deadline: answer, then close.
+    Refuse(AgtpError),
+}
+
+impl From<WireError> for Stop {
+    fn from(error: WireError) -> Self {
+        Stop::Refuse(error.to_agtp_error())
+    }
+}
+
+impl From<io::Error> for Stop {
+    fn from(_: io::Error) -> Self {
+        Stop::Quiet
+    }
+}
+
+pub(crate) struct Connection<S> {
+    io: S,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
+    drain: CancellationToken,
+    parser: RequestParser,
+    input: BytesMut,
+    output: BytesMut,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    pub(crate) fn new(
+        io: S,
+        peer: SocketAddr,
+        settings: Arc<Settings>,
+        drain: CancellationToken,
+    ) -> Self {
+        Connection {
+            io,
+            peer,
+            parser: RequestParser::new(settings.limits),
+            settings,
+            drain,
+            input: BytesMut::with_capacity(8 * 1024),
+            output: BytesMut::with_capacity(8 * 1024),
+        }
+    }
+
+    /// Serves requests until the peer leaves, asks to close, breaks the protocol, or the
+    /// daemon drains.
+    pub(crate) async fn run(mut self) {
+        loop {
+            let started = Instant::now();
+            let request = match self.read_request().await {
+                Ok(request) => request,
+                Err(Stop::Quiet) => break,
+                Err(Stop::Refuse(error)) => {
+                    let mut response = error.to_response();
+                    self.settings.finalize(&mut response, None, true);
+                    crate::access::log(self.peer, None, &response, started);
+                    self.queue(&response);
+                    self.close_gracefully().await;
+                    return;
+                }
+            };
+            let close = request.wants_close() || self.drain.is_cancelled();
+            let mut response = dispatch(&request);
+            self.settings
+                .finalize(&mut response, Some(&request.headers), close);
+            crate::access::log(self.peer, Some(&request), &response, started);
+            self.queue(&response);
+            if close {
+                break;
+            }
+        }
+        let _ = self.flush().await;
+        let _ = self.io.shutdown().await;
+    }
+
+    fn queue(&mut self, response: &Response) {
+        encode_response(response, &mut self.output);
+    }
+
+    /// Reads one whole request, head and body.
+    async fn read_request(&mut self) -> Result<Request, Stop> {
+        let head = self.read_head().await?;
+        self.input.advance(head.len);
+        let Head {
+            message: mut request,
+            content_length,
+            ..
+        } = head;
+        // content_length <= limits.max_body, which validation keeps within usize.
+        let length = usize::try_from(content_length).unwrap_or(usize::MAX);
+        let deadline = Instant::now() + self.settings.timeouts.body;
+        while self.input.len() < length {
+            self.input.reserve(length - self.input.len());
+            self.read_more(deadline, "body").await?;
+        }
+        request.body = self.input.split_to(length).freeze();
+        Ok(request)
+    }
+
+    async fn read_head(&mut self) -> Result<Head<Request>, Stop> {
+        let mut deadline = None;
+        loop {
+            if let Some(head) = self.parser.parse(&self.input)? {
+                return Ok(head);
+            }
+            if self.input.is_empty() {
+                self.wait_for_request().await?;
+                continue;
+            }
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + self.settings.timeouts.header);
+            self.read_more(deadline, "header").await?;
+        }
+    }
+
+    /// Waits for the first byte of the next request, within the idle timeout and only
+    /// until the daemon starts draining.
+    async fn wait_for_request(&mut self) -> Result<(), Stop> {
+        self.flush().await?;
+        let idle = self.settings.timeouts.idle;
+        let read = tokio::select! {
+            _ = self.drain.cancelled() => return Err(Stop::Quiet),
+            read = timeout(idle, self.io.read_buf(&mut self.input)) => read,
+        };
+        match read {
+            Ok(Ok(0)) | Err(_) => Err(Stop::Quiet),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+        }
+    }
+
+    async fn read_more(&mut self, deadline: Instant, phase: &'static str) -> Result<(), Stop> {
+        // Answers queued for pipelined requests go out before the connection waits.
+        self.flush().await?;
+        if !self.input.is_empty() && self.input.capacity() == self.input.len() {
+            self.input.reserve(4096);
+        }
+        match timeout_at(deadline, self.io.read_buf(&mut self.input)).await {
+            Ok(Ok(0)) => Err(Stop::Quiet),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(Stop::Refuse(AgtpError::new(
+                Status::TIMEOUT,
+                "request-timeout",
+                format!("the request {phase} was not received in time"),
+            ))),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let write = async {
+            self.io.write_all(&self.output).await?;
+            self.io.flush().await
+        };
+        let result = match timeout(self.settings.timeouts.write, write).await {
+            Ok(result) => result,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        };
+        self.output.clear();
+        result
+    }
+
+    /// Sends the queued error answer, then closes without resetting: the peer may still
+    /// be sending (an oversized body, say), and closing on unread input would make the
+    /// kernel send RST and could destroy the answer before the peer reads it. So the
+    /// write side is shut first and the input discarded for a short while.
+    async fn close_gracefully(&mut self) {
+        if self.flush().await.is_err() || self.io.shutdown().await.is_err() {
+            return;
+        }
+        let mut sink = [0u8; 8 * 1024];
+        let _ = timeout(LINGER, async {
+            while let Ok(n) = self.io.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// How long a refused connection keeps discarding input before it closes.
+const LINGER: Duration = Duration::from_secs(2);

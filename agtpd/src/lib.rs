@@ -1,0 +1,30 @@
+//! `agtpd`: the AGTP/1.0 daemon, as a library the thin binaries launch.
+//!
+//! Layout:
+//! - [`cli`] and [`config`]: flags and layered configuration (no side effects);
+//! - `server`: accept loops, connection limit, reload and drain ([`Daemon`]);
+//! - `connection`: one client connection, its deadlines and pipelining;
+//! - `dispatch`: routes a parsed request to what answers it;
+//! - `settings`: the reloadable settings a connection uses, and response stamping;
+//! - `tls`: rustls, TLS 1.3 only;
+//! - [`modules`]: the only file that names the compiled-in operational modules;
+//! - [`launch`]: binds the listeners and wires the signals.
+//!
+//! Dependency rule: agtpd depends on `agtp-core` (and, for the gateway, on
+//! `runtime-protocol`); nothing in the workspace depends on agtpd.
+
+mod access;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+mod connection;
+mod dispatch;
+mod launch;
+pub mod modules;
+pub mod path_grammar;
+mod server;
+mod settings;
+mod tls;
+
+pub use launch::{launch, ExitStatus};
+pub use server::Daemon;

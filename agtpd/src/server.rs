@@ -1,0 +1,214 @@
+//! The accept loops, the connection limit, reload and drain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agtp_core::encode::encode_response;
+use agtp_core::{AgtpError, Status};
+use bytes::BytesMut;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError};
+use crate::connection::Connection;
+use crate::settings::Settings;
+
+/// A configured daemon, not yet serving. Building one binds nothing.
+pub struct Daemon {
+    settings: watch::Sender<Arc<Settings>>,
+    config: Mutex<Config>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
+}
+
+impl Daemon {
+    /// Prepares a daemon for `config`, which should already be validated.
+    pub fn new(config: &Config) -> Result<Daemon, ConfigError> {
+        let (settings, _) = watch::channel(Arc::new(Settings::new(config)?));
+        Ok(Daemon {
+            settings,
+            config: Mutex::new(config.clone()),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            max_connections: config.max_connections,
+        })
+    }
+
+    /// Applies what can change without a restart (server id, limits, timeouts, TLS
+    /// certificate) and logs each change; warns about changes that need a restart.
+    /// New connections use the new settings; open ones keep theirs.
+    pub fn reload(&self, new: &Config) -> Result<(), ConfigError> {
+        let mut current = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut effective = new.clone();
+        for (key, changed) in [
+            ("listen", current.listen != new.listen),
+            (
+                "max_connections",
+                current.max_connections != new.max_connections,
+            ),
+            ("log_format", current.log_format != new.log_format),
+            ("log_level", current.log_level != new.log_level),
+            (
+                "tls (enabled or disabled)",
+                current.tls.cert_file.is_some() != new.tls.cert_file.is_some(),
+            ),
+            (
+                "gateway_socket",
+                current.gateway_socket != new.gateway_socket,
+            ),
+        ] {
+            if changed {
+                tracing::warn!(
+                    key,
+                    "changed in the configuration; takes effect after a restart"
+                );
+            }
+        }
+        effective.listen.clone_from(&current.listen);
+        effective.max_connections = current.max_connections;
+        effective.log_format = current.log_format;
+        effective.log_level.clone_from(&current.log_level);
+        effective.gateway_socket.clone_from(&current.gateway_socket);
+        if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
+            effective.tls = current.tls.clone();
+        }
+        let settings = Settings::new(&effective)?;
+        for (key, changed) in [
+            ("server_id", current.server_id != effective.server_id),
+            ("limits", current.limits != effective.limits),
+            ("timeouts", current.timeouts != effective.timeouts),
+            ("tls", current.tls != effective.tls),
+        ] {
+            if changed {
+                tracing::info!(key, "reloaded");
+            }
+        }
+        self.settings.send_replace(Arc::new(settings));
+        *current = effective;
+        tracing::info!("configuration reloaded");
+        Ok(())
+    }
+
+    /// Serves every listener until `shutdown` completes, then drains: stops accepting,
+    /// closes idle connections, lets requests in flight finish within `timeouts.drain`,
+    /// and cuts whatever is left.
+    pub async fn serve(&self, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()>) {
+        let drain = CancellationToken::new();
+        let cut = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        for listener in listeners {
+            let accept = AcceptLoop {
+                listener,
+                settings: self.settings.subscribe(),
+                connections: self.connections.clone(),
+                drain: drain.clone(),
+                cut: cut.clone(),
+                tracker: tracker.clone(),
+            };
+            tracker.spawn(accept.run());
+        }
+        shutdown.await;
+        let deadline = self.settings.borrow().timeouts.drain;
+        tracing::info!(
+            connections = self.max_connections - self.connections.available_permits(),
+            ?deadline,
+            "draining: no new connections, finishing requests in flight"
+        );
+        drain.cancel();
+        tracker.close();
+        if tokio::time::timeout(deadline, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = tracker.len(),
+                "drain deadline passed; closing the remaining connections"
+            );
+            cut.cancel();
+            tracker.wait().await;
+        }
+        tracing::info!("stopped");
+    }
+}
+
+struct AcceptLoop {
+    listener: TcpListener,
+    settings: watch::Receiver<Arc<Settings>>,
+    connections: Arc<Semaphore>,
+    drain: CancellationToken,
+    cut: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl AcceptLoop {
+    async fn run(self) {
+        loop {
+            let accepted = tokio::select! {
+                _ = self.drain.cancelled() => return,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let settings = self.settings.borrow().clone();
+            let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+                refuse(&stream, peer, &settings);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (drain, cut) = (self.drain.clone(), self.cut.clone());
+            self.tracker.spawn(async move {
+                tokio::select! {
+                    _ = serve_stream(stream, peer, settings, drain) => {}
+                    _ = cut.cancelled() => {}
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn serve_stream(
+    stream: TcpStream,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
+    drain: CancellationToken,
+) {
+    let Some(acceptor) = settings.tls.clone() else {
+        return Connection::new(stream, peer, settings, drain).run().await;
+    };
+    match tokio::time::timeout(settings.timeouts.tls_handshake, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Connection::new(tls, peer, settings, drain).run().await,
+        Ok(Err(error)) => tracing::debug!(%peer, %error, "tls handshake failed"),
+        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+    }
+}
+
+/// Over the connection limit: a plaintext peer gets a 503 written without waiting (a
+/// fresh socket's send buffer is empty); a TLS peer is closed, since answering would
+/// mean a handshake the daemon has no capacity for.
+fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
+    tracing::debug!(%peer, "connection limit reached; refusing");
+    if settings.tls.is_some() {
+        return;
+    }
+    let mut response = AgtpError::new(
+        Status::UNAVAILABLE,
+        "too-many-connections",
+        "the server is at its connection limit; retry shortly",
+    )
+    .to_response();
+    response.headers.append("Retry-After", "1");
+    settings.finalize(&mut response, None, true);
+    let mut out = BytesMut::new();
+    encode_response(&response, &mut out);
+    let _ = stream.try_write(&out);
+}

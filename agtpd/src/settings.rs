@@ -1,0 +1,50 @@
+//! What a connection needs from the configuration, built once per (re)load and shared
+//! behind an `Arc`. A reload swaps the whole value; connections keep the one they
+//! started with.
+
+use agtp_core::{Headers, Limits, Response};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, ConfigError, Timeouts};
+
+/// The reloadable part of the configuration, ready to use.
+pub(crate) struct Settings {
+    pub(crate) server_id: String,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) tls: Option<TlsAcceptor>,
+}
+
+impl Settings {
+    pub(crate) fn new(config: &Config) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            server_id: config.server_id.clone(),
+            limits: config.limits,
+            timeouts: config.timeouts,
+            tls: crate::tls::acceptor(&config.tls)?,
+        })
+    }
+
+    /// Stamps the headers every response carries: `Server-ID`, a fresh `Response-ID`,
+    /// the echoed `Task-ID` and `Request-ID`, and `Connection: close` when the
+    /// connection ends after this response.
+    pub(crate) fn finalize(&self, response: &mut Response, request: Option<&Headers>, close: bool) {
+        let headers = &mut response.headers;
+        headers.set("Server-ID", self.server_id.as_str());
+        headers.set("Response-ID", response_id());
+        for name in ["Task-ID", "Request-ID"] {
+            match request.and_then(|h| h.get(name)) {
+                Some(value) => headers.set(name, value),
+                None => headers.remove(name),
+            }
+        }
+        if close {
+            headers.set("Connection", "close");
+        }
+    }
+}
+
+/// `resp-` and 12 random hex digits.
+fn response_id() -> String {
+    format!("resp-{:012x}", fastrand::u64(..(1 << 48)))
+}

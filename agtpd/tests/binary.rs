@@ -1,0 +1,276 @@
+//! The real `agtpd` binary: flags, exit codes, configuration layers, signals.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use agtp_core::Status;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::Client;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
+
+fn agtpd(args: &[&str]) -> Output {
+    Command::new(AGTPD).args(args).env_clear().output().unwrap()
+}
+
+fn config_file(dir: &TempDir, toml: &str) -> String {
+    let path = dir.path().join("agtpd.toml");
+    std::fs::write(&path, toml).unwrap();
+    path.display().to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_documents_every_flag_and_exits_zero() {
+    let output = agtpd(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--config",
+        "--listen",
+        "--check-config",
+        "--log-format",
+        "--server-id",
+        "--insecure",
+        "--gateway-socket",
+        "--agents-dir",
+        "--endpoints-dir",
+        "--load-module",
+    ] {
+        assert!(help.contains(flag), "--help mentions {flag}");
+    }
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    assert_eq!(agtpd(&["--frobnicate"]).status.code(), Some(64));
+    assert_eq!(
+        agtpd(&["--listen", "not-an-address"]).status.code(),
+        Some(64)
+    );
+}
+
+#[test]
+fn an_unknown_module_is_a_usage_error_naming_it() {
+    let output = agtpd(&["--load-module", "nope", "--check-config"]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(stderr(&output).contains("unknown module `nope`"));
+}
+
+#[test]
+fn check_config_accepts_a_valid_file() {
+    let dir = TempDir::new().unwrap();
+    let path = config_file(
+        &dir,
+        "server_id = \"edge-1\"\n[limits]\nmax_body = 2048\n[timeouts]\nidle = \"5s\"\n",
+    );
+    let output = agtpd(&["--config", &path, "--check-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("configuration ok"));
+}
+
+#[test]
+fn check_config_refuses_bad_files_with_exit_78_and_a_reason() {
+    let dir = TempDir::new().unwrap();
+    let cases = [
+        ("bogus_key = 1\n", "bogus_key"),
+        ("[limits]\nmax_bodyy = 1\n", "max_bodyy"),
+        ("[timeouts]\nidle = \"soon\"\n", "idle"),
+        ("[timeouts]\nheader = \"0s\"\n", "timeouts.header"),
+        ("max_connections = 0\n", "max_connections"),
+        ("listen = [\"0.0.0.0:4480\"]\n", "not a loopback address"),
+        (
+            "listen = [\"0.0.0.0:4480\"]\n[tls]\nallow_plaintext_off_loopback = true\n",
+            "--insecure",
+        ),
+        ("modules = [\"nope\"]\n", "unknown module `nope`"),
+        ("this is not toml", "agtpd.toml"),
+    ];
+    for (toml, reason) in cases {
+        let path = config_file(&dir, toml);
+        let output = agtpd(&["--config", &path, "--check-config"]);
+        assert_eq!(output.status.code(), Some(78), "{toml:?}");
+        assert!(
+            stderr(&output).contains(reason),
+            "{toml:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = agtpd(&["--config", "/nonexistent/agtpd.toml", "--check-config"]);
+    assert_eq!(output.status.code(), Some(78));
+    assert!(stderr(&output).contains("/nonexistent/agtpd.toml"));
+}
+
+#[test]
+fn plaintext_off_loopback_needs_both_the_config_key_and_insecure() {
+    let dir = TempDir::new().unwrap();
+    let path = config_file(&dir, "[tls]\nallow_plaintext_off_loopback = true\n");
+    let flag_only = agtpd(&["--listen", "0.0.0.0:4480", "--insecure", "--check-config"]);
+    assert_eq!(flag_only.status.code(), Some(78));
+    let both = agtpd(&[
+        "--config",
+        &path,
+        "--listen",
+        "0.0.0.0:4480",
+        "--insecure",
+        "--check-config",
+    ]);
+    assert_eq!(both.status.code(), Some(0), "{}", stderr(&both));
+    let ipv6_loopback = agtpd(&["--listen", "[::1]:4480", "--check-config"]);
+    assert_eq!(ipv6_loopback.status.code(), Some(0));
+}
+
+/// A daemon process whose listen address was read from its JSON log.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn start(config: &str, envs: &[(&str, &str)], args: &[&str]) -> Running {
+        let mut child = Command::new(AGTPD)
+            .args([
+                "--config",
+                config,
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
+            .args(args)
+            .env_clear()
+            .envs(envs.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("agtpd logs its readiness").unwrap();
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if event["fields"]["message"] == "agtpd ready" {
+                break event["fields"]["listen"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining the log so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Running { child, addr }
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    async fn client(&self) -> Client<TcpStream> {
+        Client::new(TcpStream::connect(self.addr).await.unwrap())
+    }
+
+    async fn server_id(&self) -> String {
+        let response = self
+            .client()
+            .await
+            .exchange("AGTP/1.0 QUERY /a\r\n\r\n")
+            .await;
+        response.headers.get("Server-ID").unwrap().to_owned()
+    }
+
+    fn wait(mut self) -> Option<i32> {
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("agtpd did not exit");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn layers_apply_in_order_file_then_environment_then_flags() {
+    let dir = TempDir::new().unwrap();
+    let path = config_file(&dir, "server_id = \"from-file\"\n");
+    let file = Running::start(&path, &[], &[]);
+    assert_eq!(file.server_id().await, "from-file");
+    let env = Running::start(&path, &[("AGTPD_SERVER_ID", "from-env")], &[]);
+    assert_eq!(env.server_id().await, "from-env");
+    let flag = Running::start(
+        &path,
+        &[("AGTPD_SERVER_ID", "from-env")],
+        &["--server-id", "from-flag"],
+    );
+    assert_eq!(flag.server_id().await, "from-flag");
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
+    let dir = TempDir::new().unwrap();
+    let running = Running::start(&config_file(&dir, ""), &[], &[]);
+    let mut client = running.client().await;
+    client
+        .send("AGTP/1.0 BOOK /rooms\r\nContent-Length: 4\r\n\r\nab")
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.signal(Signal::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.send("cd").await;
+    let response = client.response().await;
+    assert_eq!(response.status, Status::NOT_FOUND);
+    assert_eq!(response.headers.get("Connection"), Some("close"));
+    assert_eq!(
+        tokio::task::spawn_blocking(move || running.wait())
+            .await
+            .unwrap(),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_file_and_keeps_the_old_config_when_the_new_one_is_broken() {
+    let dir = TempDir::new().unwrap();
+    let path = config_file(&dir, "server_id = \"before\"\n");
+    let running = Running::start(&path, &[], &[]);
+    assert_eq!(running.server_id().await, "before");
+    std::fs::write(Path::new(&path), "server_id = \"after\"\n").unwrap();
+    running.signal(Signal::SIGHUP);
+    let mut reloaded = String::new();
+    for _ in 0..100 {
+        reloaded = running.server_id().await;
+        if reloaded == "after" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reloaded, "after");
+    std::fs::write(
+        Path::new(&path),
+        "server_id = \"broken\"\nunknown_key = 1\n",
+    )
+    .unwrap();
+    running.signal(Signal::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        running.server_id().await,
+        "after",
+        "a broken reload changes nothing"
+    );
+}

@@ -1,0 +1,153 @@
+//! TLS 1.3 termination, with a certificate generated in the test.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agtp_core::Status;
+use agtpd::config::{Config, TlsConfig};
+use rustls::pki_types::{CertificateDer, ServerName};
+use support::{Client, TestServer};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+struct Pki {
+    _dir: TempDir,
+    config: Config,
+    cert: CertificateDer<'static>,
+}
+
+fn pki() -> Pki {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, key.cert.pem()).unwrap();
+    std::fs::write(&key_file, key.key_pair.serialize_pem()).unwrap();
+    let tls = TlsConfig {
+        cert_file: Some(cert_file),
+        key_file: Some(key_file),
+        ..TlsConfig::default()
+    };
+    Pki {
+        _dir: dir,
+        config: Config {
+            tls,
+            ..Config::default()
+        },
+        cert: key.cert.der().clone(),
+    }
+}
+
+fn connector(
+    cert: &CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test]
+async fn a_tls_13_client_is_served_over_a_persistent_connection() {
+    let pki = pki();
+    let server = TestServer::start(pki.config.clone()).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let tls = connector(&pki.cert, &[&rustls::version::TLS13])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    let mut client = Client::new(tls);
+    for _ in 0..3 {
+        let response = client
+            .exchange("AGTP/1.0 QUERY /rooms\r\nAgent-ID: a\r\n\r\n")
+            .await;
+        assert_eq!(response.status, Status::NOT_FOUND);
+        assert_eq!(response.headers.get("Server-ID"), Some("agtpd"));
+    }
+}
+
+#[tokio::test]
+async fn a_tls_12_client_is_refused() {
+    let pki = pki();
+    let server = TestServer::start(pki.config.clone()).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let result = connector(&pki.cert, &[&rustls::version::TLS12])
+        .connect(name, tcp)
+        .await;
+    assert!(result.is_err(), "TLS 1.2 handshake must fail");
+}
+
+#[tokio::test]
+async fn a_plaintext_client_on_a_tls_listener_gets_no_agtp_answer() {
+    let pki = pki();
+    let server = TestServer::start(pki.config.clone()).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"AGTP/1.0 QUERY /rooms\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.expect("closed promptly").is_ok());
+    assert!(
+        !answer.starts_with(b"AGTP"),
+        "at most a TLS alert: {answer:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_completes_the_handshake_is_dropped_at_the_timeout() {
+    let pki = pki();
+    let server = TestServer::start(pki.config.clone()).await;
+    let mut silent = server.client().await;
+    let started = tokio::time::Instant::now();
+    assert!(silent.is_closed().await);
+    assert_eq!(started.elapsed().as_secs(), 10);
+}
+
+#[test]
+fn a_missing_key_file_is_a_config_error_naming_the_file() {
+    let pki = pki();
+    let mut config = pki.config.clone();
+    config.tls.key_file = Some("/nonexistent/key.pem".into());
+    let error = config.validate(false).unwrap_err().to_string();
+    assert!(
+        error.contains("tls.key_file") && error.contains("/nonexistent/key.pem"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_certificate_without_its_key_is_a_config_error() {
+    let pki = pki();
+    let mut config = pki.config.clone();
+    config.tls.key_file = None;
+    let error = config.validate(false).unwrap_err().to_string();
+    assert!(error.contains("set together"), "{error}");
+}
+
+#[test]
+fn tls_makes_non_loopback_listeners_acceptable() {
+    let pki = pki();
+    let config = Config {
+        listen: vec!["0.0.0.0:4480".parse().unwrap()],
+        ..pki.config.clone()
+    };
+    config.validate(false).unwrap();
+}
