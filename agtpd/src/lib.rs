@@ -14,6 +14,7 @@
 //! `runtime-protocol`); nothing in the workspace depends on agtpd.
 
 mod access;
+pub mod agents;
 pub mod catalog;
 pub mod cli;
 pub mod config;
