@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 mod connection;
 mod dispatch;
+pub mod endpoints;
 mod launch;
 pub mod modules;
 pub mod path_grammar;

@@ -1,0 +1,192 @@
+//! One loaded endpoint: its contract, its compiled validators and its handler binding.
+//!
+//! An [`Endpoint`] only exists once every rule has been checked (`build.rs`), so the
+//! accessors here cannot fail. Request-time work lives in `input.rs`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agtp_core::{AgtpError, Status};
+use serde_json::{json, Value};
+
+use super::router::Segment;
+use super::semantic::Semantic;
+use super::spec::ParamType;
+
+/// What runs a request once the daemon has checked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerBinding {
+    /// A function a runtime process resolves by name.
+    RegisteredFunction {
+        /// The handler name; opaque to agtpd, interpreted by the runtime.
+        function: String,
+        /// The runtime pool that serves the call.
+        runtime: String,
+        /// How long one call may take before the daemon gives up on it.
+        timeout: Duration,
+    },
+}
+
+/// A validated endpoint: a `(method, path)` pair and the contract served there.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub(super) method: String,
+    pub(super) path: String,
+    pub(super) description: String,
+    pub(super) namespace: Option<String>,
+    pub(super) semantic: Semantic,
+    pub(super) errors: Vec<String>,
+    pub(super) required_scopes: Vec<String>,
+    pub(super) handler: HandlerBinding,
+    pub(super) input_schema: Value,
+    pub(super) output_schema: Value,
+    pub(super) input_validator: jsonschema::Validator,
+    pub(super) output_validator: jsonschema::Validator,
+    /// Declared input types, for coercing path and query strings.
+    pub(super) param_types: HashMap<String, ParamType>,
+    /// The path split into literal and `{param}` segments, for the router.
+    pub(super) segments: Vec<Segment>,
+    pub(super) source_file: PathBuf,
+}
+
+impl Endpoint {
+    /// The AGTP verb, upper-case.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path as declared, `{param}` templates included.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The operator-facing description; empty when the file gives none.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The free-form grouping label, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The semantic block.
+    pub fn semantic(&self) -> &Semantic {
+        &self.semantic
+    }
+
+    /// Whether the author declared repeated calls safe (`semantic.is_idempotent`).
+    pub fn is_idempotent(&self) -> bool {
+        self.semantic.is_idempotent
+    }
+
+    /// The error names a handler may answer with, in file order.
+    pub fn declared_errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// Whether `code` is one of the declared error names.
+    pub fn is_declared_error(&self, code: &str) -> bool {
+        self.errors.iter().any(|declared| declared == code)
+    }
+
+    /// The scopes a caller must hold, in file order.
+    pub fn required_scopes(&self) -> &[String] {
+        &self.required_scopes
+    }
+
+    /// What runs the request.
+    pub fn handler(&self) -> &HandlerBinding {
+        &self.handler
+    }
+
+    /// The JSON Schema (2020-12) the merged input must satisfy.
+    pub fn input_schema(&self) -> &Value {
+        &self.input_schema
+    }
+
+    /// The JSON Schema (2020-12) a handler's answer must satisfy.
+    pub fn output_schema(&self) -> &Value {
+        &self.output_schema
+    }
+
+    /// The file the endpoint was loaded from.
+    pub fn source_file(&self) -> &Path {
+        &self.source_file
+    }
+
+    /// `METHOD /path`, as messages name the endpoint.
+    pub(super) fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The 262 `scope-required` refusal when `held` lacks a required scope; `None` when
+    /// every required scope is held. Details: `required` (all) and `missing` (file order).
+    pub fn required_scope_error(&self, held: &[String]) -> Option<AgtpError> {
+        let missing: Vec<&str> = self
+            .required_scopes
+            .iter()
+            .filter(|scope| !held.contains(scope))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let message = format!(
+            "`{}` requires the scope{} {}",
+            self.label(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|scope| format!("`{scope}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Some(
+            AgtpError::new(Status::AUTHORIZATION_REQUIRED, "scope-required", message)
+                .with_detail("required", json!(self.required_scopes))
+                .with_detail("missing", json!(missing)),
+        )
+    }
+
+    /// The lightweight `{method, path, description}` entry `DISCOVER /methods` lists.
+    pub fn summary(&self) -> Value {
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "description": self.description,
+        })
+    }
+
+    /// The entry the server manifest's `endpoints` array carries: the whole public
+    /// contract (semantic block, schemas, errors, scopes, handler kind and name). The
+    /// runtime pool and timeout are deployment details and stay out.
+    pub fn manifest_entry(&self) -> Value {
+        let semantic = &self.semantic;
+        let HandlerBinding::RegisteredFunction { function, .. } = &self.handler;
+        let mut entry = json!({
+            "method": self.method,
+            "path": self.path,
+            "description": self.description,
+            "semantic": {
+                "intent": semantic.intent,
+                "actor": semantic.actor.as_str(),
+                "outcome": semantic.outcome,
+                "capability": semantic.capability.as_str(),
+                "confidence": semantic.confidence,
+                "impact": semantic.impact.as_str(),
+                "is_idempotent": semantic.is_idempotent,
+            },
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+            "errors": self.errors,
+            "required_scopes": self.required_scopes,
+            "handler": {"type": "registered_function", "function": function},
+        });
+        if let (Some(namespace), Some(map)) = (&self.namespace, entry.as_object_mut()) {
+            map.insert("namespace".into(), Value::from(namespace.as_str()));
+        }
+        entry
+    }
+}
