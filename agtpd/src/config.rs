@@ -45,6 +45,12 @@ pub struct Config {
     pub endpoints_dir: Option<PathBuf>,
     /// Operational modules, in pipeline order.
     pub modules: Vec<String>,
+    /// A verb catalog replacing the compiled-in one.
+    pub catalog_file: Option<PathBuf>,
+    /// Server policies.
+    pub policies: Policies,
+    /// What the Server Manifest says about the operator.
+    pub manifest: ManifestInfo,
 }
 
 impl Default for Config {
@@ -62,8 +68,81 @@ impl Default for Config {
             agents_dir: None,
             endpoints_dir: None,
             modules: Vec::new(),
+            catalog_file: None,
+            policies: Policies::default(),
+            manifest: ManifestInfo::default(),
         }
     }
+}
+
+/// `[policies]`: what the server admits beyond the protocol's own rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policies {
+    /// Whether a server-level DISCOVER may omit `Agent-ID` (262 otherwise).
+    pub anonymous_discovery: bool,
+    /// Verb policy.
+    pub methods: MethodPolicy,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            anonymous_discovery: true,
+            methods: MethodPolicy::default(),
+        }
+    }
+}
+
+/// `[policies.methods]`. Embedded verbs are never refused by this policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MethodPolicy {
+    /// When not empty, only these verbs (plus the embedded ones) are admitted.
+    pub allow: Vec<String>,
+    /// Verbs refused with 405 `method-not-allowed-by-policy`.
+    pub disallow: Vec<String>,
+    /// Admit the legacy HTTP verbs, served as their AGTP replacements (GET as FETCH).
+    pub legacy: bool,
+    /// `"METHOD /path" = "METHOD /path"` rewrites, applied once, after the gates.
+    pub redirects: std::collections::BTreeMap<String, String>,
+}
+
+/// `[manifest]`: the operator block of the Server Manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManifestInfo {
+    /// Who runs this server.
+    pub operator: String,
+    /// How to reach them (email or URL).
+    pub contact: String,
+    /// The operator's domain, when there is one.
+    pub domain: Option<String>,
+    /// How openly hosted agents are listed: `public`, `limited` or `private`.
+    pub agent_disclosure: AgentDisclosure,
+}
+
+impl Default for ManifestInfo {
+    fn default() -> Self {
+        ManifestInfo {
+            operator: "unspecified".to_owned(),
+            contact: "unspecified".to_owned(),
+            domain: None,
+            agent_disclosure: AgentDisclosure::Public,
+        }
+    }
+}
+
+/// How openly the manifest lists hosted agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentDisclosure {
+    /// Every agent with its id and name.
+    Public,
+    /// The count only.
+    Limited,
+    /// Nothing.
+    Private,
 }
 
 /// Connection timeouts, written as durations (`"60s"`, `"500ms"`).
@@ -124,6 +203,10 @@ pub enum ConfigError {
     /// The named config file does not exist.
     #[error("config file `{0}`: not found")]
     Missing(PathBuf),
+    /// The verb catalog, an agent document or an endpoint file was refused; the
+    /// message names the file.
+    #[error("{0}")]
+    Site(String),
     /// A key has a value the daemon cannot use.
     #[error("`{key}`: {message}")]
     Invalid {

@@ -18,7 +18,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::dispatch;
 use crate::settings::Settings;
 
 /// Why a connection stops reading requests.
@@ -87,7 +86,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             };
             let close = request.wants_close() || self.drain.is_cancelled();
-            let mut response = dispatch(&request);
+            let mut response = crate::gates::answer(&request, &self.settings.site);
             self.settings
                 .finalize(&mut response, Some(&request.headers), close);
             crate::access::log(self.peer, Some(&request), &response, started);

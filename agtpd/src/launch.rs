@@ -24,16 +24,10 @@ pub enum ExitStatus {
     Config = 78,
 }
 
-/// Binds `config.listen`, serves until SIGTERM or SIGINT, then drains. SIGHUP reloads
+/// Binds `config.listen` for `daemon` (built from `config`), serves until SIGTERM or SIGINT, then drains. SIGHUP reloads
 /// the configuration from the same sources; a refused reload keeps the running one.
-pub async fn launch(cli: Cli, config: Config) -> ExitStatus {
-    let daemon = match Daemon::new(&config) {
-        Ok(daemon) => Arc::new(daemon),
-        Err(error) => {
-            tracing::error!(%error, "configuration refused");
-            return ExitStatus::Config;
-        }
-    };
+pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
+    let daemon = Arc::new(daemon);
     let mut listeners = Vec::new();
     for addr in &config.listen {
         match TcpListener::bind(addr).await {

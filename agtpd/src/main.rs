@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use agtpd::cli::{Cli, LogFormat};
-use agtpd::{config, ExitStatus};
+use agtpd::{config, Daemon, ExitStatus};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -23,8 +23,9 @@ fn main() -> ExitCode {
         eprintln!("agtpd: --load-module: {message}");
         return exit(ExitStatus::Usage);
     }
-    let config = match config::load(&cli) {
-        Ok(config) => config,
+    // Building the daemon loads the catalog, agents and endpoints; it binds nothing.
+    let (config, daemon) = match config::load(&cli).and_then(|c| Daemon::new(&c).map(|d| (c, d))) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("agtpd: configuration error: {error}");
             return exit(ExitStatus::Config);
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Software);
         }
     };
-    exit(runtime.block_on(agtpd::launch(cli, config)))
+    exit(runtime.block_on(agtpd::launch(cli, config, daemon)))
 }
 
 fn exit(status: ExitStatus) -> ExitCode {

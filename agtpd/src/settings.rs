@@ -6,6 +6,7 @@ use agtp_core::{Headers, Limits, Response};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ConfigError, Timeouts};
+use crate::site::Site;
 
 /// The reloadable part of the configuration, ready to use.
 pub(crate) struct Settings {
@@ -13,6 +14,7 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     pub(crate) timeouts: Timeouts,
     pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) site: Site,
 }
 
 impl Settings {
@@ -22,6 +24,7 @@ impl Settings {
             limits: config.limits,
             timeouts: config.timeouts,
             tls: crate::tls::acceptor(&config.tls)?,
+            site: Site::load(config)?,
         })
     }
 

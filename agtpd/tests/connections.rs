@@ -35,7 +35,7 @@ async fn a_body_not_finished_within_the_body_timeout_gets_408() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
     client
-        .send("AGTP/1.0 BOOK /a\r\nContent-Length: 10\r\n\r\nabc")
+        .send("AGTP/1.0 DISCOVER /methods\r\nContent-Length: 10\r\n\r\nabc")
         .await;
     let started = Instant::now();
     let response = client.response().await;
@@ -52,8 +52,11 @@ async fn an_idle_connection_is_closed_quietly_after_the_idle_timeout() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
     assert_eq!(
-        client.exchange("AGTP/1.0 QUERY /a\r\n\r\n").await.status,
-        Status::NOT_FOUND
+        client
+            .exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
+            .await
+            .status,
+        Status::OK
     );
     let started = Instant::now();
     assert!(
@@ -67,19 +70,19 @@ async fn an_idle_connection_is_closed_quietly_after_the_idle_timeout() {
 async fn a_slow_client_never_delays_another() {
     let server = TestServer::default().await;
     let mut slow = server.client().await;
-    slow.send("AGTP/1.0 BOOK /a\r\nContent-Length: 100\r\n\r\npartial")
+    slow.send("AGTP/1.0 DISCOVER /methods\r\nContent-Length: 100\r\n\r\npartial")
         .await;
     let mut silent = server.client().await;
     silent.send("AGTP/1.0 QU").await;
     let mut fast = server.client().await;
     let answered = tokio::time::timeout(
         Duration::from_secs(5),
-        fast.exchange("AGTP/1.0 QUERY /a\r\n\r\n"),
+        fast.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n"),
     )
     .await;
     assert_eq!(
         answered.expect("served while others stall").status,
-        Status::NOT_FOUND
+        Status::OK
     );
 }
 
@@ -94,12 +97,18 @@ async fn connections_over_the_limit_are_refused_politely_with_503() {
     let mut second = server.client().await;
     // Both are accepted and served before the third arrives.
     assert_eq!(
-        first.exchange("AGTP/1.0 QUERY /a\r\n\r\n").await.status,
-        Status::NOT_FOUND
+        first
+            .exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
+            .await
+            .status,
+        Status::OK
     );
     assert_eq!(
-        second.exchange("AGTP/1.0 QUERY /a\r\n\r\n").await.status,
-        Status::NOT_FOUND
+        second
+            .exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
+            .await
+            .status,
+        Status::OK
     );
     let mut third = server.client().await;
     let refused = third.response().await;
@@ -113,8 +122,8 @@ async fn connections_over_the_limit_are_refused_politely_with_503() {
     let mut served = None;
     for _ in 0..100 {
         let mut again = server.client().await;
-        let response = again.exchange("AGTP/1.0 QUERY /a\r\n\r\n").await;
-        if response.status == Status::NOT_FOUND {
+        let response = again.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+        if response.status == Status::OK {
             served = Some(response);
             break;
         }
@@ -129,10 +138,12 @@ async fn drain_finishes_the_request_in_flight_then_closes() {
     let mut busy = server.client().await;
     let mut idle = server.client().await;
     assert_eq!(
-        idle.exchange("AGTP/1.0 QUERY /a\r\n\r\n").await.status,
-        Status::NOT_FOUND
+        idle.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
+            .await
+            .status,
+        Status::OK
     );
-    busy.send("AGTP/1.0 BOOK /a\r\nContent-Length: 4\r\n\r\nab")
+    busy.send("AGTP/1.0 DISCOVER /methods\r\nContent-Length: 4\r\n\r\nab")
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let stopping = server.begin_stop();
@@ -141,7 +152,7 @@ async fn drain_finishes_the_request_in_flight_then_closes() {
     // The request in flight completes and is told the connection ends.
     busy.send("cd").await;
     let response = busy.response().await;
-    assert_eq!(response.status, Status::NOT_FOUND);
+    assert_eq!(response.status, Status::OK);
     assert_eq!(response.headers.get("Connection"), Some("close"));
     assert!(busy.is_closed().await);
     tokio::time::timeout(Duration::from_secs(5), stopping)
@@ -159,7 +170,7 @@ async fn drain_cuts_connections_still_busy_at_the_deadline() {
     let mut server = TestServer::default().await;
     let mut stuck = server.client().await;
     stuck
-        .send("AGTP/1.0 BOOK /a\r\nContent-Length: 4\r\n\r\nab")
+        .send("AGTP/1.0 DISCOVER /methods\r\nContent-Length: 4\r\n\r\nab")
         .await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     let started = Instant::now();

@@ -9,7 +9,7 @@ use agtp_core::{Limits, Status};
 use agtpd::config::Config;
 use support::{error_code, error_message, TestServer};
 
-const QUERY: &str = "AGTP/1.0 QUERY /rooms\r\nAgent-ID: a1\r\n\r\n";
+const QUERY: &str = "AGTP/1.0 DISCOVER /methods\r\n\r\n";
 
 #[tokio::test]
 async fn every_response_carries_server_id_and_a_fresh_response_id() {
@@ -33,7 +33,7 @@ async fn task_id_and_request_id_are_echoed_only_when_sent() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
     let echoed = client
-        .exchange("AGTP/1.0 QUERY /rooms\r\nTask-ID: task-1\r\nRequest-ID: req-9\r\n\r\n")
+        .exchange("AGTP/1.0 DISCOVER /methods\r\nTask-ID: task-1\r\nRequest-ID: req-9\r\n\r\n")
         .await;
     assert_eq!(echoed.headers.get("Task-ID"), Some("task-1"));
     assert_eq!(echoed.headers.get("Request-ID"), Some("req-9"));
@@ -45,17 +45,28 @@ async fn task_id_and_request_id_are_echoed_only_when_sent() {
 async fn a_well_formed_request_gets_a_well_formed_json_error_envelope() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
-    let response = client.exchange("AGTP/1.0 query /rooms?x=1\r\n\r\n").await;
-    assert_eq!(response.status, Status::NOT_FOUND);
+    let response = client.exchange("AGTP/1.0 QUERY /rooms?x=1\r\n\r\n").await;
+    assert_eq!(response.status, Status::BAD_REQUEST);
     assert_eq!(
         response.headers.get("Content-Type"),
         Some("application/json")
     );
-    assert_eq!(error_code(&response), "endpoint-not-found");
+    assert_eq!(error_code(&response), "missing-agent-id");
     assert!(
-        error_message(&response).contains("QUERY /rooms"),
-        "method upper-cased, query stripped"
+        !response.headers.contains("Connection"),
+        "a gate refusal keeps the connection"
     );
+}
+
+#[tokio::test]
+async fn the_method_is_case_insensitive_and_the_query_is_not_part_of_the_path() {
+    let server = TestServer::default().await;
+    let response = server
+        .client()
+        .await
+        .exchange("AGTP/1.0 discover /methods?x=1\r\n\r\n")
+        .await;
+    assert_eq!(response.status, Status::OK);
 }
 
 /// Each malformed request gets its status and code, and the connection is closed.
@@ -171,8 +182,8 @@ async fn a_request_line_over_the_limit_gets_414_without_waiting_for_its_end() {
     }))
     .await;
     let mut client = server.client().await;
-    let fits = format!("AGTP/1.0 QUERY /{}\r\n\r\n", "a".repeat(64 - 18));
-    assert_eq!(client.exchange(&fits).await.status, Status::NOT_FOUND);
+    let fits = format!("AGTP/1.0 DISCOVER /methods?{}\r\n\r\n", "a".repeat(64 - 29));
+    assert_eq!(client.exchange(&fits).await.status, Status::OK);
     let response = client
         .exchange(format!("AGTP/1.0 QUERY /{}", "a".repeat(100)))
         .await;
@@ -189,10 +200,13 @@ async fn a_header_block_over_the_limit_gets_431() {
         ..Limits::default()
     }))
     .await;
-    let fits = format!("AGTP/1.0 QUERY /a\r\nX: {}\r\n\r\n", "v".repeat(100));
+    let fits = format!(
+        "AGTP/1.0 DISCOVER /methods\r\nX: {}\r\n\r\n",
+        "v".repeat(100)
+    );
     assert_eq!(
         server.client().await.exchange(&fits).await.status,
-        Status::NOT_FOUND
+        Status::OK
     );
     let over = format!("AGTP/1.0 QUERY /a\r\nX: {}", "v".repeat(200));
     let response = server.client().await.exchange(&over).await;
@@ -210,10 +224,10 @@ async fn more_header_fields_than_the_limit_gets_431() {
     }))
     .await;
     let fields = |n: usize| (0..n).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
-    let fits = format!("AGTP/1.0 QUERY /a\r\n{}\r\n", fields(4));
+    let fits = format!("AGTP/1.0 DISCOVER /methods\r\n{}\r\n", fields(4));
     assert_eq!(
         server.client().await.exchange(&fits).await.status,
-        Status::NOT_FOUND
+        Status::OK
     );
     let over = format!("AGTP/1.0 QUERY /a\r\n{}\r\n", fields(5));
     let response = server.client().await.exchange(&over).await;
@@ -228,13 +242,13 @@ async fn a_body_over_the_limit_gets_413_while_the_client_is_still_sending() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
     let at_limit = format!(
-        "AGTP/1.0 BOOK /a\r\nContent-Length: {0}\r\n\r\n{1}",
+        "AGTP/1.0 DISCOVER /methods\r\nContent-Length: {0}\r\n\r\n{1}",
         1 << 20,
         "x".repeat(1 << 20)
     );
-    assert_eq!(client.exchange(&at_limit).await.status, Status::NOT_FOUND);
+    assert_eq!(client.exchange(&at_limit).await.status, Status::OK);
     let over = format!(
-        "AGTP/1.0 BOOK /a\r\nContent-Length: {}\r\n\r\n",
+        "AGTP/1.0 DISCOVER /methods\r\nContent-Length: {}\r\n\r\n",
         (1 << 20) + 1
     );
     client.send(&over).await;
@@ -255,7 +269,7 @@ async fn a_connection_serves_many_requests_in_sequence() {
     for i in 0..20 {
         let response = client
             .exchange(format!(
-                "AGTP/1.0 BOOK /rooms\r\nRequest-ID: r{i}\r\nContent-Length: 2\r\n\r\n{{}}"
+                "AGTP/1.0 DISCOVER /methods\r\nRequest-ID: r{i}\r\nContent-Length: 2\r\n\r\n{{}}"
             ))
             .await;
         assert_eq!(
@@ -272,7 +286,7 @@ async fn pipelined(n: usize) {
     let burst: String = (0..n)
         .map(|i| {
             format!(
-                "AGTP/1.0 QUERY /rooms/{i}\r\nRequest-ID: r{i}\r\nContent-Length: 1\r\n\r\n{}",
+                "AGTP/1.0 DISCOVER /methods\r\nRequest-ID: r{i}\r\nContent-Length: 1\r\n\r\n{}",
                 i % 10
             )
         })
@@ -285,7 +299,7 @@ async fn pipelined(n: usize) {
             Some(format!("r{i}").as_str()),
             "answered in order"
         );
-        assert!(error_message(&response).contains(&format!("/rooms/{i}")));
+        assert_eq!(response.status, Status::OK);
     }
 }
 
@@ -318,9 +332,9 @@ async fn connection_close_is_honoured() {
 async fn a_request_split_across_many_writes_is_reassembled() {
     let server = TestServer::default().await;
     let mut client = server.client().await;
-    let raw = "AGTP/1.0 BOOK /rooms\r\nAgent-ID: a\r\nContent-Length: 5\r\n\r\nhello";
+    let raw = "AGTP/1.0 DISCOVER /methods\r\nContent-Length: 5\r\n\r\nhello";
     for byte in raw.as_bytes() {
         client.send([*byte]).await;
     }
-    assert_eq!(client.response().await.status, Status::NOT_FOUND);
+    assert_eq!(client.response().await.status, Status::OK);
 }

@@ -1,0 +1,244 @@
+//! The request pipeline after the wire: the gates every request passes, in order, and
+//! what answers it once they are passed.
+//!
+//! The first gate that fails decides the answer. The order (also in ARCHITECTURE.md):
+//!
+//! 1. `Delegation-Chain` present: 501 `delegation-not-supported` (reserved header);
+//! 2. legacy alias: with `policies.methods.legacy`, GET is served as FETCH and so on;
+//! 3. verb catalog: 459 `method-violation`, with suggestions;
+//! 4. path grammar: 460 `endpoint-violation`, naming the segment;
+//! 5. verb policy: 405 `method-not-allowed-by-policy` (embedded verbs exempt);
+//! 6. identity: `Agent-ID` (or the deprecated `Target-Agent`, or `/agents/{name}`);
+//!    400 `missing-agent-id`, 404 `agent-not-found`, 400 `agent-identity-mismatch`,
+//!    262 `anonymous-discovery-disabled` for anonymous server-level discovery;
+//! 7. agent lifecycle: 503 suspended, 410 retired or deprecated;
+//! 8. soft-deny: 403 `method-not-permitted-for-agent`;
+//! 9. `Authority-Scope` claim outside the agent's scopes: 262 `scope-required`;
+//! 10. redirects rewrite `(method, path)`, once;
+//! 11. routing: an endpoint file first (operators may override built-ins), then the
+//!     embedded methods, then 405 `method-not-allowed`, 405 `method-not-implemented`
+//!     or 404 `endpoint-not-found`;
+//! 12. the endpoint: `required_scopes` (262), input (400 `invalid-json`, 422
+//!     `input-validation-failed`), then its handler.
+
+use agtp_core::{AgtpError, Request, Response, Status};
+
+use crate::agents::Agent;
+use crate::endpoints::{Endpoint, HandlerBinding, Route};
+use crate::path_grammar::validate_path;
+use crate::site::Site;
+
+/// Answers one request that passed the wire layer.
+pub(crate) fn answer(request: &Request, site: &Site) -> Response {
+    gate(request, site).unwrap_or_else(|error| error.to_response())
+}
+
+fn gate(request: &Request, site: &Site) -> Result<Response, AgtpError> {
+    // 1. Before anything else: delegated authority is not part of this revision.
+    if request.headers.contains("Delegation-Chain") {
+        return Err(AgtpError::new(
+            Status::NOT_IMPLEMENTED,
+            "delegation-not-supported",
+            "the Delegation-Chain header is reserved for a later AGTP revision; this server does not accept delegated authority",
+        ));
+    }
+    // 2. Legacy alias, before the catalog check so GET can pass as FETCH.
+    let method = site
+        .policy
+        .alias(&site.catalog, &request.method)
+        .unwrap_or(&request.method);
+    // 3. The verb catalog.
+    if !site.catalog.is_approved(method) {
+        return Err(site.catalog.unknown_verb(method).into());
+    }
+    // 4. The path grammar.
+    if let Some(path) = &request.path {
+        validate_path(path, &site.catalog)?;
+    }
+    // 5. The verb policy.
+    if let Some(refusal) = site.policy.refusal(&site.catalog, method) {
+        return Err(refusal);
+    }
+    // 6. Identity; `/agents/{name}` addresses the agent's root.
+    let (agent, path) = identify(request, site)?;
+    let server_level = is_discovery(method, path);
+    match agent {
+        None if server_level && site.policy.anonymous_discovery => {}
+        None if server_level => {
+            return Err(AgtpError::new(
+                Status::AUTHORIZATION_REQUIRED,
+                "anonymous-discovery-disabled",
+                "this server does not answer anonymous discovery; send Agent-ID",
+            ))
+        }
+        None => {
+            return Err(AgtpError::new(
+                Status::BAD_REQUEST,
+                "missing-agent-id",
+                "this request needs an Agent-ID header naming the agent it addresses",
+            ))
+        }
+        Some(agent) => agent_gates(agent, method, request)?,
+    }
+    // 10. Redirects, single hop.
+    let (method, path) = match path.and_then(|p| site.policy.redirect(method, p)) {
+        Some((m, p)) => (m, Some(p)),
+        None => (method, path),
+    };
+    // 11. Routing.
+    route(site, request, agent, method, path)
+}
+
+/// Steps 7 to 9 for a resolved agent.
+fn agent_gates(agent: &Agent, method: &str, request: &Request) -> Result<(), AgtpError> {
+    if let Some(error) = agent.lifecycle_error() {
+        return Err(error);
+    }
+    if let Some(error) = agent.method_error(method) {
+        return Err(error);
+    }
+    match request.headers.get("Authority-Scope") {
+        Some(claim) => agent.scope_error(claim).map_or(Ok(()), Err),
+        None => Ok(()),
+    }
+}
+
+/// Server-level discovery: what an anonymous caller may ask when the policy allows.
+fn is_discovery(method: &str, path: Option<&str>) -> bool {
+    method == "DISCOVER" && matches!(path, None | Some("/") | Some("/methods"))
+}
+
+/// Finds the addressed agent and the path left to route.
+fn identify<'r, 's>(
+    request: &'r Request,
+    site: &'s Site,
+) -> Result<(Option<&'s Agent>, Option<&'r str>), AgtpError> {
+    let header = match request.headers.get("Agent-ID") {
+        Some(id) => Some(id),
+        None => {
+            let legacy = request.headers.get("Target-Agent");
+            if legacy.is_some() {
+                tracing::warn!(
+                    "request uses the deprecated Target-Agent header; send Agent-ID instead"
+                );
+            }
+            legacy
+        }
+    };
+    let from_header = match header {
+        Some(id) => Some(site.agents.resolve(id).ok_or_else(|| {
+            AgtpError::new(
+                Status::NOT_FOUND,
+                "agent-not-found",
+                format!("no agent `{id}` is hosted here"),
+            )
+            .with_detail("agent_id", id)
+        })?),
+        None => None,
+    };
+    let path = request.path.as_deref();
+    let Some(handle) = path
+        .and_then(|p| p.strip_prefix("/agents/"))
+        .filter(|h| !h.contains('/'))
+    else {
+        return Ok((from_header, path));
+    };
+    let by_path = site.agents.by_name(handle).ok_or_else(|| {
+        AgtpError::new(
+            Status::NOT_FOUND,
+            "agent-not-found",
+            format!("no agent named `{handle}` is hosted here"),
+        )
+        .with_detail("handle", handle)
+    })?;
+    if from_header.is_some_and(|a| a.id() != by_path.id()) {
+        return Err(AgtpError::new(
+            Status::BAD_REQUEST,
+            "agent-identity-mismatch",
+            format!("Agent-ID names a different agent than `/agents/{handle}`"),
+        ));
+    }
+    Ok((Some(by_path), Some("/")))
+}
+
+fn route(
+    site: &Site,
+    request: &Request,
+    agent: Option<&Agent>,
+    method: &str,
+    path: Option<&str>,
+) -> Result<Response, AgtpError> {
+    let root = matches!(path, None | Some("/"));
+    let routed = path.map(|p| site.endpoints.route(method, p));
+    if let Some(Route::Found { endpoint, params }) = routed {
+        return invoke(endpoint, &params, request, agent);
+    }
+    match (method, root, path) {
+        ("DISCOVER", true, _) => Ok(match agent {
+            Some(agent) => site.agent_index(agent),
+            None => site.manifest(),
+        }),
+        ("DISCOVER", false, Some("/methods")) => Ok(site.methods()),
+        ("DESCRIBE", true, _) => match agent {
+            Some(agent) => Ok(agent.describe(request.headers.get("Accept"))),
+            None => Err(AgtpError::new(
+                Status::BAD_REQUEST,
+                "missing-agent-id",
+                "DESCRIBE needs the agent to describe: send Agent-ID or use /agents/{name}",
+            )),
+        },
+        _ => Err(match routed {
+            Some(Route::MethodNotAllowed { allowed }) => AgtpError::new(
+                Status::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                format!("`{}` is not served with {method}", path.unwrap_or("/")),
+            )
+            .with_detail("allowed", allowed),
+            _ if site.catalog.is_embedded(method) && !site.serves_method(method) => AgtpError::new(
+                Status::METHOD_NOT_ALLOWED,
+                "method-not-implemented",
+                format!("this server implements no endpoint for the embedded method {method}"),
+            )
+            .with_detail("served", site.served()),
+            _ => AgtpError::new(
+                Status::NOT_FOUND,
+                "endpoint-not-found",
+                match path {
+                    Some(path) => format!("no endpoint serves `{method} {path}`"),
+                    None => format!("no endpoint serves target-less `{method}`"),
+                },
+            )
+            .with_detail("method", method),
+        }),
+    }
+}
+
+/// Step 12: the endpoint's own requirements, then its handler.
+fn invoke(
+    endpoint: &Endpoint,
+    params: &[(String, String)],
+    request: &Request,
+    agent: Option<&Agent>,
+) -> Result<Response, AgtpError> {
+    let held: Vec<String> = match request.headers.get("Authority-Scope") {
+        Some(claim) => claim
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => agent.map(|a| a.scopes().to_vec()).unwrap_or_default(),
+    };
+    if let Some(error) = endpoint.required_scope_error(&held) {
+        return Err(error);
+    }
+    let _input = endpoint.build_input(params, &request.query, &request.body)?;
+    match endpoint.handler() {
+        HandlerBinding::RegisteredFunction { runtime, .. } => Err(AgtpError::new(
+            Status::UNAVAILABLE,
+            "runtime-unavailable",
+            format!("no runtime is connected for pool `{runtime}`"),
+        )
+        .with_detail("pool", runtime.as_str())),
+    }
+}

@@ -1,0 +1,119 @@
+//! `[policies]` compiled against the verb catalog: the verb policy (allow, disallow,
+//! legacy aliases, redirects) and the anonymous-discovery switch.
+
+use std::collections::{HashMap, HashSet};
+
+use agtp_core::{AgtpError, Status};
+use serde_json::{json, Value};
+
+use crate::catalog::Catalog;
+use crate::config::{invalid, ConfigError, Policies};
+use crate::path_grammar::validate_path;
+
+/// The policy, checked and ready for per-request lookups.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    pub(crate) anonymous_discovery: bool,
+    allow: HashSet<String>,
+    disallow: HashSet<String>,
+    legacy: bool,
+    redirects: HashMap<(String, String), (String, String)>,
+    source: Policies,
+}
+
+impl Policy {
+    pub(crate) fn new(policies: &Policies, catalog: &Catalog) -> Result<Policy, ConfigError> {
+        let verbs = |key: &'static str, list: &[String]| -> Result<HashSet<String>, ConfigError> {
+            list.iter()
+                .map(|verb| {
+                    let upper = verb.to_ascii_uppercase();
+                    if catalog.is_approved(&upper) {
+                        Ok(upper)
+                    } else {
+                        Err(invalid(
+                            key,
+                            format!("`{verb}` is not a verb of the catalog"),
+                        ))
+                    }
+                })
+                .collect()
+        };
+        let allow = verbs("policies.methods.allow", &policies.methods.allow)?;
+        let disallow = verbs("policies.methods.disallow", &policies.methods.disallow)?;
+        let mut redirects = HashMap::new();
+        for (from, to) in &policies.methods.redirects {
+            redirects.insert(parse_target(from, catalog)?, parse_target(to, catalog)?);
+        }
+        Ok(Policy {
+            anonymous_discovery: policies.anonymous_discovery,
+            allow,
+            disallow,
+            legacy: policies.methods.legacy,
+            redirects,
+            source: policies.clone(),
+        })
+    }
+
+    /// The verb a legacy HTTP verb is served as, when the policy admits legacy verbs.
+    pub(crate) fn alias<'c>(&self, catalog: &'c Catalog, verb: &str) -> Option<&'c str> {
+        self.legacy
+            .then(|| catalog.legacy_replacement(verb))
+            .flatten()
+    }
+
+    /// 405 `method-not-allowed-by-policy` when the policy refuses `verb`. Embedded verbs
+    /// always pass, so no policy can take the server off-protocol.
+    pub(crate) fn refusal(&self, catalog: &Catalog, verb: &str) -> Option<AgtpError> {
+        if catalog.is_embedded(verb) {
+            return None;
+        }
+        let refused =
+            self.disallow.contains(verb) || (!self.allow.is_empty() && !self.allow.contains(verb));
+        refused.then(|| {
+            AgtpError::new(
+                Status::METHOD_NOT_ALLOWED,
+                "method-not-allowed-by-policy",
+                format!("this server's policy does not admit `{verb}`"),
+            )
+            .with_detail("method", verb)
+        })
+    }
+
+    /// Where `(method, path)` is redirected to, if anywhere. Single hop by construction.
+    pub(crate) fn redirect(&self, method: &str, path: &str) -> Option<(&str, &str)> {
+        self.redirects
+            .get(&(method.to_owned(), path.to_owned()))
+            .map(|(m, p)| (m.as_str(), p.as_str()))
+    }
+
+    /// The `policies` block of the Server Manifest.
+    pub(crate) fn manifest_block(&self) -> Value {
+        let methods = &self.source.methods;
+        json!({
+            "anonymous_discovery": self.anonymous_discovery,
+            "methods": {
+                "allow": methods.allow,
+                "disallow": methods.disallow,
+                "legacy": methods.legacy,
+                "redirects": methods.redirects,
+            },
+        })
+    }
+}
+
+/// Parses `"METHOD /path"` from a redirect entry.
+fn parse_target(text: &str, catalog: &Catalog) -> Result<(String, String), ConfigError> {
+    let key = "policies.methods.redirects";
+    let (method, path) = text
+        .split_once(' ')
+        .ok_or_else(|| invalid(key, format!("`{text}`: expected `METHOD /path`")))?;
+    let method = method.to_ascii_uppercase();
+    if !catalog.is_approved(&method) {
+        return Err(invalid(
+            key,
+            format!("`{text}`: `{method}` is not a verb of the catalog"),
+        ));
+    }
+    validate_path(path, catalog).map_err(|e| invalid(key, format!("`{text}`: {e}")))?;
+    Ok((method, path.to_owned()))
+}
