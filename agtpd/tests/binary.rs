@@ -115,6 +115,38 @@ fn check_config_refuses_bad_files_with_exit_78_and_a_reason() {
 }
 
 #[test]
+fn check_config_loads_the_agents_and_endpoints_and_names_a_broken_file() {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/booking");
+    let dir = TempDir::new().unwrap();
+    let good =
+        format!("agents_dir = \"{samples}/agents\"\nendpoints_dir = \"{samples}/endpoints\"\n");
+    let output = agtpd(&["--config", &config_file(&dir, &good), "--check-config"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let endpoints = dir.path().join("endpoints");
+    std::fs::create_dir(&endpoints).unwrap();
+    std::fs::write(
+        endpoints.join("typo.toml"),
+        "[endpoint]\nmethod = \"QUERY\"\npath = \"/x\"\nsemantik = 1\n",
+    )
+    .unwrap();
+    let broken = format!("endpoints_dir = \"{}\"\n", endpoints.display());
+    let output = agtpd(&["--config", &config_file(&dir, &broken), "--check-config"]);
+    assert_eq!(output.status.code(), Some(78));
+    assert!(stderr(&output).contains("typo.toml"), "{}", stderr(&output));
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::write(agents.join("bad.agent.json"), "{\"agent_id\": 1}").unwrap();
+    let broken = format!("agents_dir = \"{}\"\n", agents.display());
+    let output = agtpd(&["--config", &config_file(&dir, &broken), "--check-config"]);
+    assert_eq!(output.status.code(), Some(78));
+    assert!(
+        stderr(&output).contains("bad.agent.json"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn plaintext_off_loopback_needs_both_the_config_key_and_insecure() {
     let dir = TempDir::new().unwrap();
     let path = config_file(&dir, "[tls]\nallow_plaintext_off_loopback = true\n");

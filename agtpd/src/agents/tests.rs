@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::*;
 
-/// The sample agents shipped in `samples/agents/`.
-pub(super) const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/agents");
+/// The sample agents shipped in `samples/booking/agents/`.
+pub(super) const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/booking/agents");
 
 pub(super) const BOOKING_ID: &str =
     "d544c8b8c9420d3ee9c68f0049ebb412561a9e499c02a47a586417610ce4f12c";
