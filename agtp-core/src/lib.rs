@@ -7,6 +7,7 @@
 //! - [`limits`]: the bounds every parser checks before it buffers more;
 //! - [`parse`]: a sans-IO, incremental parser (bytes in, messages out, no I/O);
 //! - [`encode`]: the encoder (message in, bytes out);
+//! - [`module`]: the operational-module API (phases, `Flow`, `Cx`, factories);
 //! - [`error`]: the one error envelope every daemon-generated error uses, and the
 //!   wire errors that map onto it.
 //!
@@ -19,6 +20,7 @@ pub mod error;
 pub mod headers;
 pub mod limits;
 pub mod message;
+pub mod module;
 pub mod parse;
 pub mod status;
 

@@ -1,0 +1,212 @@
+//! The operational-module API: what `mod-audit`, `mod-cache`, `mod-proxy` (and any module
+//! compiled into agtpd) implement, and what the daemon calls.
+//!
+//! Modules depend on this crate, never on the daemon. The daemon builds every selected
+//! module once at start-up ([`ModuleFactory::build`]) and shares it between connections.
+//!
+//! # Phases
+//!
+//! | phase | when | order | may stop the chain | runs after a refusal or error |
+//! |---|---|---|---|---|
+//! | [`Module::on_request`] | after the gates admitted and routed the request and its input validated | load order | yes: [`Flow::Respond`] | no |
+//! | the handler (runtime gateway or built-in) | if no module responded | - | - | - |
+//! | [`Module::on_response`] | after the handler or a module answered | reverse load order, only modules whose `on_request` ran | no | no |
+//! | [`Module::on_complete`] | once the final response is known, before it is written | load order, every module | no | **yes, exactly once per exchange** |
+//!
+//! A hook that returns an error, or panics, becomes 500 `module-error` naming the module;
+//! the daemon keeps serving. `on_complete` cannot fail.
+//!
+//! Recommended order: `audit` first (it sees every exchange and its real wire status
+//! either way), then `cache`, then `proxy`, so that a cache hit short-circuits before a
+//! proxy call and proxied answers can be cached on their way back.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::{Headers, Request, Response};
+
+/// What [`Module::on_request`] decided.
+#[derive(Debug)]
+pub enum Flow {
+    /// Hand the request on: to the next module, finally to the handler.
+    Continue,
+    /// Answer now. The response travels back through the modules already entered.
+    Respond(Response),
+}
+
+/// A module failure. The daemon answers 500 `module-error` and logs the message with the
+/// module's name.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ModuleError(pub String);
+
+impl ModuleError {
+    /// An error with a lowercase message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ModuleError(message.into())
+    }
+}
+
+/// What the gates learnt about the endpoint a request was routed to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointFacts {
+    /// The endpoint's verb.
+    pub method: String,
+    /// The endpoint's path template, e.g. `/rooms/{room_id}`.
+    pub path: String,
+    /// `informational`, `reversible` or `irreversible`.
+    pub impact: String,
+    /// The author's idempotency declaration.
+    pub idempotent: bool,
+    /// The handler kind, e.g. `registered_function`.
+    pub handler: String,
+}
+
+/// Per-exchange context shared by the modules and the daemon.
+#[derive(Debug, Default)]
+pub struct Cx {
+    /// The resolved agent id, when one was addressed.
+    pub agent_id: Option<String>,
+    /// The agent's principal, when known.
+    pub principal_id: Option<String>,
+    /// The endpoint the request was routed to; `None` for built-ins and unrouted requests.
+    pub endpoint: Option<EndpointFacts>,
+    /// The validated input (path parameters, query and body merged), when there is one.
+    pub input: Option<Value>,
+    extensions: Extensions,
+}
+
+impl Cx {
+    /// Typed per-request state a module keeps between its hooks.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Mutable access to the typed state.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+}
+
+/// A map from type to one value of that type.
+#[derive(Default)]
+pub struct Extensions(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+
+impl Extensions {
+    /// Stores `value`, replacing any previous value of its type.
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.0.insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// The value of type `T`, if any.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref())
+    }
+
+    /// Removes and returns the value of type `T`.
+    pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
+        let boxed = self.0.remove(&TypeId::of::<T>())?;
+        boxed.downcast().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extensions")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
+/// A finished exchange, as [`Module::on_complete`] sees it.
+pub struct Completion<'a> {
+    /// The request; `None` when the bytes never parsed as one (a 400 from the wire).
+    pub request: Option<&'a Request>,
+    /// The response exactly as it will be written (status, headers, body).
+    pub response: &'a Response,
+    /// Headers a module adds to that response (e.g. `Audit-ID`).
+    pub added_headers: &'a mut Headers,
+    /// The exchange context.
+    pub cx: &'a Cx,
+    /// Time since the request's first byte.
+    pub elapsed: Duration,
+}
+
+/// Signs with the daemon's key. The private key never leaves the daemon.
+pub trait Signer: Send + Sync {
+    /// The key id (`kid`) verifiers look the public key up by.
+    fn key_id(&self) -> &str;
+    /// The raw 32-byte Ed25519 public key.
+    fn public_key(&self) -> [u8; 32];
+    /// An Ed25519 signature over `message`.
+    fn sign(&self, message: &[u8]) -> [u8; 64];
+}
+
+/// What a module gets when it is built.
+#[derive(Clone, Default)]
+pub struct BuildContext {
+    /// The daemon's `Server-ID`.
+    pub server_id: String,
+    /// The daemon's signing key, when one is configured.
+    pub signer: Option<Arc<dyn Signer>>,
+}
+
+/// An operational module. Every hook has a no-op default.
+#[async_trait]
+pub trait Module: Send + Sync + 'static {
+    /// The name `--load-module` selects it by.
+    fn name(&self) -> &'static str;
+
+    /// Runs in load order for an admitted request. The default continues.
+    async fn on_request(&self, _request: &mut Request, _cx: &mut Cx) -> Result<Flow, ModuleError> {
+        Ok(Flow::Continue)
+    }
+
+    /// Runs in reverse load order, only if this module's `on_request` ran. The default
+    /// leaves the response alone.
+    async fn on_response(&self, _response: &mut Response, _cx: &mut Cx) -> Result<(), ModuleError> {
+        Ok(())
+    }
+
+    /// Runs exactly once per exchange for every module, whatever happened. The default
+    /// does nothing.
+    async fn on_complete(&self, _done: &mut Completion<'_>) {}
+
+    /// Called once when the daemon reopens its files (SIGHUP), e.g. after logrotate.
+    fn reopen(&self) {}
+}
+
+/// Builds a module from its `[modules.NAME]` table. Listed in agtpd's module table.
+pub trait ModuleFactory: Send + Sync + 'static {
+    /// The name `--load-module` selects it by.
+    fn name(&self) -> &'static str;
+    /// Builds the module. `config` is the module's table (an empty object when absent);
+    /// unknown keys must be refused.
+    fn build(&self, config: &Value, cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_hold_one_value_per_type() {
+        #[derive(Debug, PartialEq)]
+        struct Key(u32);
+        let mut ext = Extensions::default();
+        ext.insert(Key(1));
+        ext.insert(Key(2));
+        ext.insert("text");
+        assert_eq!(ext.get::<Key>(), Some(&Key(2)));
+        assert_eq!(ext.remove::<Key>(), Some(Key(2)));
+        assert_eq!(ext.get::<Key>(), None);
+        assert_eq!(ext.get::<&str>(), Some(&"text"));
+    }
+}
