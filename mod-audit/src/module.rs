@@ -1,0 +1,198 @@
+//! [`AuditModule`]: the pipeline side. `on_complete` builds the record (and, when
+//! enabled, the attribution headers) on the request path — no disk I/O there — and hands
+//! it to the writer through a bounded queue of [`QUEUE_CAPACITY`] records.
+//!
+//! Backpressure, not loss: when the queue is full, `on_complete` waits for room (the
+//! response is written after `on_complete` returns, so a stalled disk stalls responses
+//! rather than letting exchanges go unrecorded). A record is lost only if the writer is
+//! gone (it failed to start or the module is being dropped); each loss is counted
+//! ([`AuditModule::n_lost`]) and logged with `tracing::error!`.
+//!
+//! Dropping the module (the last `Arc`) closes the queue, lets the writer append what is
+//! queued, write the shutdown checkpoint and sync, and waits for it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::oneshot;
+
+use agtp_core::module::{Completion, Module, Signer};
+
+use crate::attribution::{Attribution, MAX_AGENT_HEADS};
+use crate::capture::{agent_of, record_body};
+use crate::config::AuditConfig;
+use crate::files::timestamp;
+use crate::recover::open_log;
+use crate::writer::{Msg, Shared, Writer};
+
+/// Records the queue holds before `on_complete` waits.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// Why the module could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The log file could not be read or opened.
+    #[error("cannot open the audit log {}: {source}", path.display())]
+    Open {
+        /// The configured path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The writer thread could not start.
+    #[error("cannot start the audit writer: {0}")]
+    Writer(std::io::Error),
+}
+
+/// The audit module.
+pub struct AuditModule {
+    tx: Option<mpsc::Sender<Msg>>,
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+    include_bodies: bool,
+    attribution: Option<Attribution>,
+    waiting: AtomicBool,
+}
+
+impl AuditModule {
+    /// Opens (or continues) the log and starts the writer. `server_id` goes into
+    /// checkpoints and attribution records.
+    pub fn open(
+        config: AuditConfig,
+        signer: Arc<dyn Signer>,
+        server_id: &str,
+    ) -> Result<Self, AuditError> {
+        config.validate().map_err(AuditError::Config)?;
+        let recovered = open_log(&config.path, &*signer, MAX_AGENT_HEADS).map_err(|source| {
+            AuditError::Open {
+                path: config.path.clone(),
+                source,
+            }
+        })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(AuditError::Writer)?;
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let attribution = config
+            .attribution_headers
+            .then(|| Attribution::new(Arc::clone(&signer), server_id, recovered.heads));
+        let include_bodies = config.include_bodies;
+        let writer = Writer {
+            config,
+            server_id: server_id.to_owned(),
+            signer,
+            chain: recovered.chain,
+            file: recovered.file,
+            shared: Arc::clone(&shared),
+            rotate_after: None,
+        };
+        let handle = thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || runtime.block_on(writer.run(rx)))
+            .map_err(AuditError::Writer)?;
+        Ok(AuditModule {
+            tx: Some(tx),
+            shared,
+            writer: Some(handle),
+            include_bodies,
+            attribution,
+            waiting: AtomicBool::new(false),
+        })
+    }
+
+    /// Waits until every record handed over so far is appended and synced.
+    pub async fn flush(&self) {
+        let Some(tx) = &self.tx else { return };
+        let (done, wait) = oneshot::channel();
+        if tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Records appended so far.
+    pub fn n_written(&self) -> u64 {
+        self.shared.n_written.load(Ordering::Relaxed)
+    }
+
+    /// Records that could not be written (the writer was gone, or the disk still failed
+    /// at shutdown).
+    pub fn n_lost(&self) -> u64 {
+        self.shared.n_lost.load(Ordering::Relaxed)
+    }
+
+    async fn enqueue(&self, body: Map<String, Value>) {
+        let Some(tx) = &self.tx else {
+            return self.lost();
+        };
+        let msg = match tx.try_send(Msg::Record(body)) {
+            Ok(()) => {
+                self.waiting.store(false, Ordering::Relaxed);
+                return;
+            }
+            Err(TrySendError::Closed(_)) => return self.lost(),
+            Err(TrySendError::Full(msg)) => msg,
+        };
+        if !self.waiting.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                capacity = QUEUE_CAPACITY,
+                "audit queue full; exchanges wait for the writer"
+            );
+        }
+        if tx.send(msg).await.is_err() {
+            self.lost();
+        }
+    }
+
+    fn lost(&self) {
+        self.shared.n_lost.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("audit writer is not running; audit record lost");
+    }
+}
+
+#[async_trait]
+impl Module for AuditModule {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    async fn on_complete(&self, done: &mut Completion<'_>) {
+        let ts = timestamp();
+        let agent = agent_of(done);
+        let mut body = record_body(done, agent.as_deref(), &ts, self.include_bodies);
+        if let Some(attribution) = &self.attribution {
+            let issued = attribution.issue(done, agent.as_deref(), &ts);
+            done.added_headers
+                .set("Attribution-Record", issued.jws.as_str());
+            done.added_headers.set("Audit-ID", issued.audit_id.as_str());
+            body.insert("attribution".into(), issued.jws.into());
+            body.insert("audit_id".into(), issued.audit_id.into());
+        }
+        self.enqueue(body).await;
+    }
+
+    fn reopen(&self) {
+        self.shared.reopen.notify_one();
+    }
+}
+
+impl Drop for AuditModule {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!("the audit writer panicked; the log has no shutdown checkpoint");
+            }
+        }
+    }
+}
