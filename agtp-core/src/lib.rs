@@ -9,12 +9,16 @@
 //! - [`encode`]: the encoder (message in, bytes out);
 //! - [`module`]: the operational-module API (phases, `Flow`, `Cx`, factories);
 //! - [`error`]: the one error envelope every daemon-generated error uses, and the
-//!   wire errors that map onto it.
+//!   wire errors that map onto it;
+//! - `client` (cargo feature `client`, off by default): an async client over tokio and
+//!   rustls, the only part of the crate that does I/O.
 //!
 //! Dependency rule: this crate depends on no other workspace crate. Modules and the
 //! daemon depend on it, never the other way round.
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod encode;
 pub mod error;
 pub mod headers;
