@@ -19,6 +19,7 @@
 //! `runtime-protocol`); nothing in the workspace depends on agtpd.
 
 mod access;
+pub mod agtp;
 pub mod agents;
 pub mod catalog;
 pub mod cli;
