@@ -1,0 +1,3 @@
+module agtpd.example/samples/booking
+
+go 1.19
