@@ -24,6 +24,7 @@ pub mod agents;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 mod connection;
 pub mod endpoints;
 mod gates;
