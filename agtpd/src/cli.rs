@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 /// agtpd: the AGTP/1.0 daemon.
@@ -62,6 +62,26 @@ pub struct Cli {
     /// `modules` from the config).
     #[arg(long = "load-module", value_name = "NAME")]
     pub load_module: Vec<String>,
+
+    /// A one-off task instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tasks `agtpd` runs instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Generate an Ed25519 signing key pair for `[signing] key_file`.
+    Keygen(KeygenArgs),
+}
+
+/// `agtpd keygen`.
+#[derive(Debug, Clone, Args)]
+pub struct KeygenArgs {
+    /// Directory to write `signing.key` (PKCS#8 PEM, mode 0600) and `signing.pub` into;
+    /// existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// How log lines are written.

@@ -39,6 +39,10 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Unix socket where runtime processes connect.
     pub gateway_socket: PathBuf,
+    /// The runtime gateway: socket group, loopback TCP, queues and keepalive.
+    pub gateway: GatewayConfig,
+    /// The daemon's Ed25519 signing key, served to runtimes over `sign_request`.
+    pub signing: SigningConfig,
     /// Directory of agent documents.
     pub agents_dir: Option<PathBuf>,
     /// Directory of endpoint files.
@@ -65,6 +69,8 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             tls: TlsConfig::default(),
             gateway_socket: PathBuf::from("/run/agtpd/gateway.sock"),
+            gateway: GatewayConfig::default(),
+            signing: SigningConfig::default(),
             agents_dir: None,
             endpoints_dir: None,
             modules: Vec::new(),
@@ -194,6 +200,59 @@ pub struct TlsConfig {
     pub allow_plaintext_off_loopback: bool,
 }
 
+/// `[gateway]`: how runtime processes reach the daemon and how their calls are queued.
+/// The socket path itself is the top-level `gateway_socket` key (and `--gateway-socket`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Group owning the Unix socket (name or numeric id); the socket's mode is 0660.
+    pub socket_group: Option<String>,
+    /// Also accept runtimes on this TCP address; loopback addresses only.
+    pub tcp_listen: Option<SocketAddr>,
+    /// Time allowed for `hello` after connecting, and for `register_ack` after `register`.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Requests that may wait per pool when every connection is busy (503 beyond it).
+    pub queue_length: usize,
+    /// How long a queued request waits for a connection (503 `runtime-busy` after it).
+    #[serde(with = "humantime_serde")]
+    pub queue_wait: Duration,
+    /// An idle runtime connection is pinged after this long without traffic.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_interval: Duration,
+    /// A pinged connection that sends nothing for this long is dropped.
+    #[serde(with = "humantime_serde")]
+    pub pong_timeout: Duration,
+    /// Largest frame payload accepted from a runtime, in bytes.
+    pub max_frame_bytes: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            socket_group: None,
+            tcp_listen: None,
+            handshake_timeout: runtime_protocol::DEFAULT_HANDSHAKE_TIMEOUT,
+            queue_length: 128,
+            queue_wait: Duration::from_secs(5),
+            keepalive_interval: runtime_protocol::DEFAULT_KEEPALIVE_INTERVAL,
+            pong_timeout: runtime_protocol::PONG_TIMEOUT,
+            max_frame_bytes: runtime_protocol::DEFAULT_MAX_FRAME_LEN,
+        }
+    }
+}
+
+/// `[signing]`: the Ed25519 key runtimes may ask the daemon to sign with. The private key
+/// never leaves the daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// PKCS#8 PEM private key (`agtpd keygen` writes one); without it nothing is signed.
+    pub key_file: Option<PathBuf>,
+    /// The `kid` sent with each signature; by default the key's RFC 7638 thumbprint.
+    pub key_id: Option<String>,
+}
+
 /// Why a configuration was refused. Exit code 78.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -266,7 +325,44 @@ impl Config {
         self.validate_timeouts()?;
         crate::modules::check_names(&self.modules).map_err(|m| invalid("modules", m))?;
         crate::tls::acceptor(&self.tls)?;
+        self.validate_gateway()?;
+        crate::gateway::Signer::load(&self.signing)?;
         self.validate_plaintext(insecure)
+    }
+
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
+        let g = &self.gateway;
+        if self.gateway_socket.as_os_str().is_empty() {
+            return Err(invalid("gateway_socket", "must not be empty"));
+        }
+        if let Some(addr) = g.tcp_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(invalid(
+                "gateway.tcp_listen",
+                format!(
+                    "{addr} is not a loopback address; the gateway carries authenticated \
+                     calls and is never exposed beyond this host"
+                ),
+            ));
+        }
+        if let Some(group) = &g.socket_group {
+            crate::gateway::resolve_group(group).map_err(|m| invalid("gateway.socket_group", m))?;
+        }
+        let durations = [
+            ("gateway.handshake_timeout", g.handshake_timeout),
+            ("gateway.queue_wait", g.queue_wait),
+            ("gateway.keepalive_interval", g.keepalive_interval),
+            ("gateway.pong_timeout", g.pong_timeout),
+        ];
+        if let Some((key, _)) = durations.into_iter().find(|(_, d)| d.is_zero()) {
+            return Err(invalid(key, "must be greater than zero"));
+        }
+        if !(1024..=u32::MAX as usize).contains(&g.max_frame_bytes) {
+            return Err(invalid(
+                "gateway.max_frame_bytes",
+                "must be between 1024 and 4294967295",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_limits(&self) -> Result<(), ConfigError> {

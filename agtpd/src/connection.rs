@@ -86,7 +86,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             };
             let close = request.wants_close() || self.drain.is_cancelled();
-            let mut response = crate::gates::answer(&request, &self.settings.site);
+            let settings = &self.settings;
+            let mut response =
+                crate::gates::answer(&request, &settings.site, &settings.gateway).await;
             self.settings
                 .finalize(&mut response, Some(&request.headers), close);
             crate::access::log(self.peer, Some(&request), &response, started);

@@ -19,21 +19,26 @@
 //!     embedded methods, then 405 `method-not-allowed`, 405 `method-not-implemented`
 //!     or 404 `endpoint-not-found`;
 //! 12. the endpoint: `required_scopes` (262), input (400 `invalid-json`, 422
-//!     `input-validation-failed`), then its handler.
+//!     `input-validation-failed`), then its handler: a registered function a runtime
+//!     serves through the gateway (what each outcome answers: `gateway/translate.rs`).
 
 use agtp_core::{AgtpError, Request, Response, Status};
+use tokio::time::Instant;
 
 use crate::agents::Agent;
 use crate::endpoints::{Endpoint, HandlerBinding, Route};
+use crate::gateway::{self, Gateway};
 use crate::path_grammar::validate_path;
 use crate::site::Site;
 
 /// Answers one request that passed the wire layer.
-pub(crate) fn answer(request: &Request, site: &Site) -> Response {
-    gate(request, site).unwrap_or_else(|error| error.to_response())
+pub(crate) async fn answer(request: &Request, site: &Site, gateway: &Gateway) -> Response {
+    gate(request, site, gateway)
+        .await
+        .unwrap_or_else(|error| error.to_response())
 }
 
-fn gate(request: &Request, site: &Site) -> Result<Response, AgtpError> {
+async fn gate(request: &Request, site: &Site, gateway: &Gateway) -> Result<Response, AgtpError> {
     // 1. Before anything else: delegated authority is not part of this revision.
     if request.headers.contains("Delegation-Chain") {
         return Err(AgtpError::new(
@@ -86,7 +91,7 @@ fn gate(request: &Request, site: &Site) -> Result<Response, AgtpError> {
         None => (method, path),
     };
     // 11. Routing.
-    route(site, request, agent, method, path)
+    route(site, gateway, request, agent, method, path).await
 }
 
 /// Steps 7 to 9 for a resolved agent.
@@ -161,8 +166,9 @@ fn identify<'r, 's>(
     Ok((Some(by_path), Some("/")))
 }
 
-fn route(
+async fn route(
     site: &Site,
+    gateway: &Gateway,
     request: &Request,
     agent: Option<&Agent>,
     method: &str,
@@ -171,7 +177,7 @@ fn route(
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
     if let Some(Route::Found { endpoint, params }) = routed {
-        return invoke(endpoint, &params, request, agent);
+        return invoke(endpoint, &params, request, agent, gateway).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -214,12 +220,15 @@ fn route(
 }
 
 /// Step 12: the endpoint's own requirements, then its handler.
-fn invoke(
+async fn invoke(
     endpoint: &Endpoint,
     params: &[(String, String)],
     request: &Request,
     agent: Option<&Agent>,
+    gateway: &Gateway,
 ) -> Result<Response, AgtpError> {
+    // The request's TTL counts from here: it was read in full just before the gates.
+    let arrival = Instant::now();
     let held: Vec<String> = match request.headers.get("Authority-Scope") {
         Some(claim) => claim
             .split(',')
@@ -232,13 +241,22 @@ fn invoke(
     if let Some(error) = endpoint.required_scope_error(&held) {
         return Err(error);
     }
-    let _input = endpoint.build_input(params, &request.query, &request.body)?;
+    let input = endpoint.build_input(params, &request.query, &request.body)?;
     match endpoint.handler() {
-        HandlerBinding::RegisteredFunction { runtime, .. } => Err(AgtpError::new(
-            Status::UNAVAILABLE,
-            "runtime-unavailable",
-            format!("no runtime is connected for pool `{runtime}`"),
-        )
-        .with_detail("pool", runtime.as_str())),
+        HandlerBinding::RegisteredFunction {
+            runtime, timeout, ..
+        } => {
+            let call = gateway::Call {
+                pool: runtime,
+                idempotent: endpoint.is_idempotent(),
+                deadline: gateway::deadline(request, *timeout, arrival),
+                envelope: gateway::envelope(endpoint, request, agent, held, input),
+                trust: gateway::trust(agent),
+            };
+            match gateway.call(call).await {
+                Ok(reply) => gateway::reply(endpoint, runtime, reply),
+                Err(error) => Ok(gateway::refusal(error, endpoint, runtime)),
+            }
+        }
     }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, KeygenArgs};
 use crate::config::{self, Config};
+use crate::gateway::{BindError, GatewayListener};
 use crate::Daemon;
 
 /// How the process ends, as a sysexits-style code.
@@ -20,12 +21,15 @@ pub enum ExitStatus {
     Software = 70,
     /// A listener could not be bound (71, EX_OSERR).
     Bind = 71,
+    /// An output file could not be created (73, EX_CANTCREAT).
+    CantCreate = 73,
     /// The configuration was refused (78, EX_CONFIG).
     Config = 78,
 }
 
-/// Binds `config.listen` for `daemon` (built from `config`), serves until SIGTERM or SIGINT, then drains. SIGHUP reloads
-/// the configuration from the same sources; a refused reload keeps the running one.
+/// Binds `config.listen` and, when endpoints need runtimes, the gateway socket for `daemon`
+/// (built from `config`), serves until SIGTERM or SIGINT, then drains. SIGHUP reloads the
+/// configuration from the same sources; a refused reload keeps the running one.
 pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
     let daemon = Arc::new(daemon);
     let mut listeners = Vec::new();
@@ -38,6 +42,13 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
             }
         }
     }
+    let gateway = match bind_gateway(&config, &daemon).await {
+        Ok(gateway) => gateway,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the gateway");
+            return ExitStatus::Bind;
+        }
+    };
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -51,8 +62,10 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         .filter_map(|l| l.local_addr().ok())
         .map(|a| a.to_string())
         .collect();
+    let gateway_at: Vec<String> = gateway.iter().map(GatewayListener::describe).collect();
     tracing::info!(
         listen = addresses.join(", "),
+        gateway = gateway_at.join(", "),
         tls = config.tls.cert_file.is_some(),
         server_id = config.server_id,
         "agtpd ready"
@@ -75,6 +88,36 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
     };
-    daemon.serve(listeners, shutdown).await;
+    daemon.serve(listeners, gateway, shutdown).await;
     ExitStatus::Clean
+}
+
+/// The gateway listeners `config` asks for, or none when no endpoint needs a runtime.
+async fn bind_gateway(config: &Config, daemon: &Daemon) -> Result<Vec<GatewayListener>, BindError> {
+    if !daemon.serves_runtimes() {
+        tracing::info!("no endpoint needs a runtime; the gateway socket is not opened");
+        return Ok(Vec::new());
+    }
+    let group = config.gateway.socket_group.as_deref();
+    let mut listeners = vec![GatewayListener::bind_unix(&config.gateway_socket, group)?];
+    if let Some(addr) = config.gateway.tcp_listen {
+        listeners.push(GatewayListener::bind_tcp(addr).await?);
+    }
+    Ok(listeners)
+}
+
+/// `agtpd keygen`: writes a new Ed25519 key pair and prints where, with its key id.
+pub fn keygen(args: &KeygenArgs) -> ExitStatus {
+    match crate::gateway::keygen(&args.out) {
+        Ok(key) => {
+            println!("private key: {}", key.private_key.display());
+            println!("public key:  {}", key.public_key.display());
+            println!("key id:      {}", key.kid);
+            ExitStatus::Clean
+        }
+        Err(error) => {
+            eprintln!("agtpd keygen: {error}");
+            ExitStatus::CantCreate
+        }
+    }
 }

@@ -11,6 +11,8 @@
 //! - `gates`: the ordered gates every request passes, and routing;
 //! - `manifest`: the Server Manifest, endpoint list and agent index;
 //! - `settings`: the reloadable settings a connection uses, and response stamping;
+//! - [`gateway`]: the runtime gateway (pools of runtime connections over a Unix socket),
+//!   the signing key and `agtpd keygen`;
 //! - `tls`: rustls, TLS 1.3 only;
 //! - [`modules`]: the only file that names the compiled-in operational modules;
 //! - [`launch`]: binds the listeners and wires the signals.
@@ -19,8 +21,8 @@
 //! `runtime-protocol`); nothing in the workspace depends on agtpd.
 
 mod access;
-pub mod agtp;
 pub mod agents;
+pub mod agtp;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod conformance;
 mod connection;
 pub mod endpoints;
 mod gates;
+pub mod gateway;
 mod launch;
 mod manifest;
 pub mod modules;
@@ -38,5 +41,5 @@ mod settings;
 mod site;
 mod tls;
 
-pub use launch::{launch, ExitStatus};
+pub use launch::{keygen, launch, ExitStatus};
 pub use server::Daemon;

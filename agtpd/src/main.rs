@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use agtpd::cli::{Cli, LogFormat};
+use agtpd::cli::{Cli, Command, LogFormat};
 use agtpd::{config, Daemon, ExitStatus};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
             });
         }
     };
+    if let Some(Command::Keygen(args)) = &cli.command {
+        return exit(agtpd::keygen(args));
+    }
     if let Err(message) = agtpd::modules::check_names(&cli.load_module) {
         eprintln!("agtpd: --load-module: {message}");
         return exit(ExitStatus::Usage);

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ConfigError};
 use crate::connection::Connection;
+use crate::gateway::{Gateway, GatewayListener};
 use crate::settings::Settings;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
@@ -22,18 +23,34 @@ pub struct Daemon {
     config: Mutex<Config>,
     connections: Arc<Semaphore>,
     max_connections: usize,
+    gateway: Arc<Gateway>,
 }
 
 impl Daemon {
     /// Prepares a daemon for `config`, which should already be validated.
     pub fn new(config: &Config) -> Result<Daemon, ConfigError> {
-        let (settings, _) = watch::channel(Arc::new(Settings::new(config)?));
+        let gateway = Arc::new(Gateway::new());
+        let settings = Settings::new(config, gateway.clone())?;
+        gateway.apply(Gateway::prepare(config, &settings.site)?);
+        let (settings, _) = watch::channel(Arc::new(settings));
         Ok(Daemon {
             settings,
             config: Mutex::new(config.clone()),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             max_connections: config.max_connections,
+            gateway,
         })
+    }
+
+    /// The runtime gateway: its pools and their counters.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Whether any endpoint is served by a runtime, so the gateway has to listen. A daemon
+    /// serving only its built-ins opens no gateway socket.
+    pub fn serves_runtimes(&self) -> bool {
+        !self.settings.borrow().site.endpoints.is_empty()
     }
 
     /// Applies what can change without a restart (server id, limits, timeouts, TLS
@@ -58,6 +75,14 @@ impl Daemon {
                 "gateway_socket",
                 current.gateway_socket != new.gateway_socket,
             ),
+            (
+                "gateway.socket_group",
+                current.gateway.socket_group != new.gateway.socket_group,
+            ),
+            (
+                "gateway.tcp_listen",
+                current.gateway.tcp_listen != new.gateway.tcp_listen,
+            ),
         ] {
             if changed {
                 tracing::warn!(
@@ -71,30 +96,51 @@ impl Daemon {
         effective.log_format = current.log_format;
         effective.log_level.clone_from(&current.log_level);
         effective.gateway_socket.clone_from(&current.gateway_socket);
+        effective
+            .gateway
+            .socket_group
+            .clone_from(&current.gateway.socket_group);
+        effective.gateway.tcp_listen = current.gateway.tcp_listen;
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
-        let settings = Settings::new(&effective)?;
+        let settings = Settings::new(&effective, self.gateway.clone())?;
+        let gateway = Gateway::prepare(&effective, &settings.site)?;
         for (key, changed) in [
             ("server_id", current.server_id != effective.server_id),
             ("limits", current.limits != effective.limits),
             ("timeouts", current.timeouts != effective.timeouts),
             ("tls", current.tls != effective.tls),
+            ("gateway", current.gateway != effective.gateway),
+            ("signing", current.signing != effective.signing),
         ] {
             if changed {
                 tracing::info!(key, "reloaded");
             }
         }
+        if !self.gateway.is_listening() && !settings.site.endpoints.is_empty() {
+            tracing::warn!(
+                "the gateway socket was not opened at start (no endpoints then); \
+                 restart so runtimes can serve the new endpoints"
+            );
+        }
         self.settings.send_replace(Arc::new(settings));
+        self.gateway.apply(gateway);
         *current = effective;
         tracing::info!("configuration reloaded");
         Ok(())
     }
 
-    /// Serves every listener until `shutdown` completes, then drains: stops accepting,
-    /// closes idle connections, lets requests in flight finish within `timeouts.drain`,
-    /// and cuts whatever is left.
-    pub async fn serve(&self, listeners: Vec<TcpListener>, shutdown: impl Future<Output = ()>) {
+    /// Serves every listener, AGTP and gateway, until `shutdown` completes, then drains:
+    /// stops accepting, closes idle connections, lets requests in flight finish within
+    /// `timeouts.drain`, and cuts whatever is left; last, says goodbye to the runtimes.
+    pub async fn serve(
+        &self,
+        listeners: Vec<TcpListener>,
+        gateway: Vec<GatewayListener>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        self.gateway.serve(gateway);
         let drain = CancellationToken::new();
         let cut = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -129,6 +175,8 @@ impl Daemon {
             cut.cancel();
             tracker.wait().await;
         }
+        // Order matters: runtimes are told goodbye only once no AGTP request needs them.
+        self.gateway.shutdown().await;
         tracing::info!("stopped");
     }
 }

@@ -2,10 +2,13 @@
 //! behind an `Arc`. A reload swaps the whole value; connections keep the one they
 //! started with.
 
+use std::sync::Arc;
+
 use agtp_core::{Headers, Limits, Response};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ConfigError, Timeouts};
+use crate::gateway::Gateway;
 use crate::site::Site;
 
 /// The reloadable part of the configuration, ready to use.
@@ -15,16 +18,19 @@ pub(crate) struct Settings {
     pub(crate) timeouts: Timeouts,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) site: Site,
+    /// Not reloaded with the rest: the same gateway for every generation of settings.
+    pub(crate) gateway: Arc<Gateway>,
 }
 
 impl Settings {
-    pub(crate) fn new(config: &Config) -> Result<Settings, ConfigError> {
+    pub(crate) fn new(config: &Config, gateway: Arc<Gateway>) -> Result<Settings, ConfigError> {
         Ok(Settings {
             server_id: config.server_id.clone(),
             limits: config.limits,
             timeouts: config.timeouts,
             tls: crate::tls::acceptor(&config.tls)?,
             site: Site::load(config)?,
+            gateway,
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use agtp_core::parse::parse_response;
 use agtp_core::{Limits, Response};
 use agtpd::config::Config;
+use agtpd::gateway::GatewayListener;
 use agtpd::Daemon;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -26,6 +27,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
+        TestServer::start_with_gateway(config, Vec::new()).await
+    }
+
+    /// Also serves runtimes on `gateway` (the tests bind it, usually in a temp dir).
+    pub async fn start_with_gateway(config: Config, gateway: Vec<GatewayListener>) -> TestServer {
         config.validate(false).expect("test config is valid");
         let daemon = Arc::new(Daemon::new(&config).expect("daemon builds"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -34,7 +40,7 @@ impl TestServer {
         let serving = daemon.clone();
         let task = tokio::spawn(async move {
             serving
-                .serve(vec![listener], async {
+                .serve(vec![listener], gateway, async {
                     let _ = stopped.await;
                 })
                 .await

@@ -1,0 +1,215 @@
+//! The runtime gateway: where runtime processes (any language) connect over a
+//! length-prefixed Unix socket (or loopback TCP) to serve `registered_function` endpoints.
+//! `runtime-protocol/PROTOCOL.md` is the contract; this module is the daemon's side of it.
+//!
+//! Layout:
+//! - `listener.rs`: binding the socket (stale files, mode, group) and the accept loops;
+//! - `handshake.rs`: hello → welcome → register / register_resume → register_ack;
+//! - `connection.rs`: one task per registered connection, owning its socket, and
+//!   `exchange.rs`: one request in flight on it;
+//! - `pool.rs`: idle connections, the bounded wait queue, counters ([`PoolSnapshot`]);
+//! - `dispatch.rs`: one call from the gates to a connection and back, with retry rules;
+//! - `manifest.rs`: each pool's `register` frame from the endpoint table;
+//! - `translate.rs`: AGTP request → request frame, and runtime answer → AGTP response;
+//! - `signing.rs`: the Ed25519 key behind `sign_request`, and `agtpd keygen`.
+//!
+//! Pools come from the endpoint table (`[endpoint.handler] runtime`, default `default`);
+//! a runtime names its pool in `hello.module.pool`. A reload that changes a pool's
+//! endpoint set sends its connections `goodbye` (`manifest_reload`) once they are idle.
+//! On shutdown, after the AGTP side has drained, every connection gets `goodbye`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use runtime_protocol::DaemonInfo;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigError, GatewayConfig};
+use crate::site::Site;
+
+mod connection;
+mod dispatch;
+mod exchange;
+mod handshake;
+mod listener;
+mod manifest;
+mod pool;
+mod signing;
+mod translate;
+
+#[cfg(test)]
+mod dispatch_tests;
+
+pub(crate) use dispatch::{Call, GatewayError};
+pub(crate) use listener::resolve_group;
+pub use listener::{BindError, GatewayListener};
+use pool::Pool;
+pub use pool::PoolSnapshot;
+pub use signing::{keygen, GeneratedKey, KeygenError, Signer, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
+pub(crate) use translate::{deadline, envelope, refusal, reply, trust};
+
+/// How long connections may take to finish after the goodbye on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The gateway: its pools, the settings new connections use, and its tasks.
+pub struct Gateway {
+    state: RwLock<State>,
+    tasks: TaskTracker,
+    /// Stop accepting; idle connections say goodbye, busy ones after their request.
+    stop: CancellationToken,
+    /// Drop every connection now.
+    cut: CancellationToken,
+    next_request: AtomicU64,
+    listening: AtomicBool,
+}
+
+struct State {
+    settings: Arc<RuntimeSettings>,
+    pools: HashMap<String, Arc<Pool>>,
+}
+
+/// What a new connection, or a sign request, reads from the configuration.
+pub(crate) struct RuntimeSettings {
+    pub(crate) config: GatewayConfig,
+    pub(crate) daemon: DaemonInfo,
+    pub(crate) signer: Option<Arc<Signer>>,
+}
+
+/// A reload's gateway part, prepared (files read, hashes computed) before anything changes.
+pub(crate) struct Prepared {
+    settings: Arc<RuntimeSettings>,
+    manifests: std::collections::BTreeMap<String, runtime_protocol::Register>,
+}
+
+impl Gateway {
+    /// A gateway with no pool yet; [`Gateway::apply`] gives it its configuration.
+    pub(crate) fn new() -> Gateway {
+        let settings = Arc::new(RuntimeSettings {
+            config: GatewayConfig::default(),
+            daemon: handshake::daemon_info("agtpd", ""),
+            signer: None,
+        });
+        Gateway {
+            state: RwLock::new(State {
+                settings,
+                pools: HashMap::new(),
+            }),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            cut: CancellationToken::new(),
+            next_request: AtomicU64::new(1),
+            listening: AtomicBool::new(false),
+        }
+    }
+
+    /// Everything a reload changes, computed without changing anything.
+    pub(crate) fn prepare(config: &Config, site: &Site) -> Result<Prepared, ConfigError> {
+        let signer = Signer::load(&config.signing)?.map(Arc::new);
+        Ok(Prepared {
+            settings: Arc::new(RuntimeSettings {
+                config: config.gateway.clone(),
+                daemon: handshake::daemon_info(&config.server_id, site.catalog.version()),
+                signer,
+            }),
+            manifests: manifest::pool_manifests(&site.endpoints),
+        })
+    }
+
+    /// Applies a prepared reload: new connections use the new settings; pools whose
+    /// endpoint set changed tell their connections goodbye once idle.
+    pub(crate) fn apply(&self, prepared: Prepared) {
+        let Prepared {
+            settings,
+            mut manifests,
+        } = prepared;
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.settings = settings;
+        for (name, pool) in &state.pools {
+            let register = manifests.remove(name).unwrap_or_else(manifest::empty);
+            if pool.set_manifest(register) {
+                tracing::info!(
+                    pool = name,
+                    "pool endpoints changed; its runtimes re-register"
+                );
+            }
+        }
+        for (name, register) in manifests {
+            let pool = Arc::new(Pool::new(&name, register));
+            state.pools.insert(name, pool);
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn settings(&self) -> Arc<RuntimeSettings> {
+        self.read().settings.clone()
+    }
+
+    /// The pool named `name`, created empty when no endpoint names it.
+    fn pool(&self, name: &str) -> Arc<Pool> {
+        if let Some(pool) = self.read().pools.get(name) {
+            return pool.clone();
+        }
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state
+            .pools
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Pool::new(name, manifest::empty())))
+            .clone()
+    }
+
+    /// Whether the gateway accepts runtimes on at least one listener.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Relaxed)
+    }
+
+    /// Per-pool counters, sorted by pool name.
+    pub fn snapshot(&self) -> Vec<PoolSnapshot> {
+        let mut pools: Vec<PoolSnapshot> =
+            self.read().pools.values().map(|p| p.snapshot()).collect();
+        pools.sort_by(|a, b| a.pool.cmp(&b.pool));
+        pools
+    }
+
+    /// Accepts runtimes on `listeners` until [`Gateway::shutdown`].
+    pub(crate) fn serve(self: &Arc<Self>, listeners: Vec<GatewayListener>) {
+        self.listening.store(!listeners.is_empty(), Relaxed);
+        for listener in listeners {
+            self.spawn(listener.run(self.clone()));
+        }
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let cut = self.cut.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = cut.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// Stops accepting, says goodbye to every connection (busy ones after their request)
+    /// and waits a moment for them to close before cutting the rest.
+    pub(crate) async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "runtime connections still busy; closing them"
+            );
+            self.cut.cancel();
+            self.tasks.wait().await;
+        }
+    }
+}
