@@ -73,6 +73,9 @@ pub struct Cli {
 pub enum Command {
     /// Generate an Ed25519 signing key pair for `[signing] key_file`.
     Keygen(KeygenArgs),
+    /// Play the daemon against a runtime command and report whether it follows the
+    /// gateway protocol (`agtpd conformance -- python3 runtime.py`).
+    Conformance(crate::conformance::ConformanceArgs),
 }
 
 /// `agtpd keygen`.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::{Cli, KeygenArgs};
+use crate::cli::Cli;
 use crate::config::{self, Config};
 use crate::gateway::{BindError, GatewayListener};
 use crate::Daemon;
@@ -104,20 +104,4 @@ async fn bind_gateway(config: &Config, daemon: &Daemon) -> Result<Vec<GatewayLis
         listeners.push(GatewayListener::bind_tcp(addr).await?);
     }
     Ok(listeners)
-}
-
-/// `agtpd keygen`: writes a new Ed25519 key pair and prints where, with its key id.
-pub fn keygen(args: &KeygenArgs) -> ExitStatus {
-    match crate::gateway::keygen(&args.out) {
-        Ok(key) => {
-            println!("private key: {}", key.private_key.display());
-            println!("public key:  {}", key.public_key.display());
-            println!("key id:      {}", key.kid);
-            ExitStatus::Clean
-        }
-        Err(error) => {
-            eprintln!("agtpd keygen: {error}");
-            ExitStatus::CantCreate
-        }
-    }
 }

@@ -25,6 +25,7 @@ pub mod agents;
 pub mod agtp;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conformance;
 mod connection;
@@ -41,5 +42,5 @@ mod settings;
 mod site;
 mod tls;
 
-pub use launch::{keygen, launch, ExitStatus};
+pub use launch::{launch, ExitStatus};
 pub use server::Daemon;

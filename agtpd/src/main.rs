@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use agtpd::cli::{Cli, Command, LogFormat};
+use agtpd::cli::{Cli, LogFormat};
 use agtpd::{config, Daemon, ExitStatus};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -19,8 +19,8 @@ fn main() -> ExitCode {
             });
         }
     };
-    if let Some(Command::Keygen(args)) = &cli.command {
-        return exit(agtpd::keygen(args));
+    if let Some(command) = cli.command.take() {
+        return agtpd::commands::run(command);
     }
     if let Err(message) = agtpd::modules::check_names(&cli.load_module) {
         eprintln!("agtpd: --load-module: {message}");
