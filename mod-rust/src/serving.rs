@@ -41,6 +41,9 @@ pub(crate) struct Serving<'a> {
     daemon_goodbye: Option<Option<GoodbyeReason>>,
     /// Once idle after our `goodbye`: when to stop waiting for the daemon to close.
     drain_until: Option<Instant>,
+    /// A request whose deadline passed (its handler aborted), and how long we wait for
+    /// the daemon to close the connection before closing it ourselves.
+    abandoned: Option<(String, Instant)>,
 }
 
 /// The request in flight and its handler task.
@@ -94,6 +97,7 @@ impl<'a> Serving<'a> {
             said_goodbye: false,
             daemon_goodbye: None,
             drain_until: None,
+            abandoned: None,
         }
     }
 
@@ -136,9 +140,15 @@ impl<'a> Serving<'a> {
                 }
                 Event::Sign(op) => self.start_signing(op).await?,
                 Event::Deadline => {
-                    // Dropping `InFlight` aborts the handler. The daemon has answered the
-                    // agent and closes this connection (§8.4); we do not wait for it.
-                    let id = self.in_flight.take().map(|f| f.request_id);
+                    // Dropping `InFlight` aborts the handler. Closing is the daemon's move
+                    // (§8.4): it answers the agent 504 and closes. Closing first would race
+                    // it and could turn that 504 into a 503; only a daemon that stays
+                    // silent past the grace gets the close from us.
+                    if let Some(in_flight) = self.in_flight.take() {
+                        self.abandoned = Some((in_flight.request_id, Instant::now() + DRAIN_GRACE));
+                        continue;
+                    }
+                    let id = self.abandoned.take().map(|(id, _)| id);
                     return Err(Failure::Lost(Lost::Deadline(id.unwrap_or_default())));
                 }
                 Event::Stop => {
@@ -164,7 +174,7 @@ impl<'a> Serving<'a> {
                 let ops = f.signing.is_none().then_some(&mut f.sign_ops);
                 (Some(&mut f.task.0), ops, Some(f.deadline))
             }
-            None => (None, None, None),
+            None => (None, None, self.abandoned.as_ref().map(|(_, until)| *until)),
         };
         // Frames first, so a daemon `error` about the request beats our own deadline.
         tokio::select! {
@@ -202,6 +212,7 @@ impl<'a> Serving<'a> {
     /// Routes a request and spawns its handler; a request no bound endpoint serves is
     /// answered at once with `handler_exception`.
     async fn start(&mut self, request: Request) -> Result<(), Failure> {
+        self.abandoned = None;
         let now = Instant::now();
         let budget = request
             .deadline_ms

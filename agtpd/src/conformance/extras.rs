@@ -280,7 +280,13 @@ impl Run<'_> {
 
         // 1. The answer to the request in flight.
         let wait = SLOW_HANDLER + limit;
-        let answer = session.receive(signalled + wait).await;
+        let mut answer = session.receive(signalled + wait).await;
+        // §10: a runtime may say goodbye first; it must still answer the request in flight.
+        let mut said_goodbye = false;
+        if matches!(answer, Received::Frame(Frame::Goodbye(_))) {
+            said_goodbye = true;
+            answer = session.receive(signalled + wait).await;
+        }
         let exchange = Exchange {
             method: OUTLOOK.0.to_owned(),
             template: OUTLOOK.1.to_owned(),
@@ -308,26 +314,30 @@ impl Run<'_> {
         }
         let answered = signalled.elapsed();
 
-        // 2. A goodbye (optional), then the close.
-        let mut said_goodbye = false;
-        loop {
-            match session.receive(Instant::now() + limit).await {
-                Received::Frame(Frame::Goodbye(_)) if !said_goodbye => said_goodbye = true,
-                Received::Closed => break,
-                other => {
-                    let problem = Problem::new(
-                        format!(
-                            "after the answer, {}the connection closed within {}",
-                            if said_goodbye {
-                                ""
-                            } else {
-                                "an optional `goodbye`, then "
-                            },
-                            seconds(limit)
-                        ),
-                        other.describe(limit),
-                    );
-                    return CheckResult::failed(ID, summary, problem);
+        // 2. If the runtime said goodbye, closing is the daemon's move once the connection
+        // is idle (§10); otherwise a goodbye (optional), then the runtime's close.
+        if said_goodbye {
+            drop(session);
+        } else {
+            loop {
+                match session.receive(Instant::now() + limit).await {
+                    Received::Frame(Frame::Goodbye(_)) if !said_goodbye => said_goodbye = true,
+                    Received::Closed => break,
+                    other => {
+                        let problem = Problem::new(
+                            format!(
+                                "after the answer, {}the connection closed within {}",
+                                if said_goodbye {
+                                    ""
+                                } else {
+                                    "an optional `goodbye`, then "
+                                },
+                                seconds(limit)
+                            ),
+                            other.describe(limit),
+                        );
+                        return CheckResult::failed(ID, summary, problem);
+                    }
                 }
             }
         }
