@@ -59,9 +59,13 @@ pub struct Cli {
     pub endpoints_dir: Option<PathBuf>,
 
     /// Enable a compiled-in operational module (repeatable, in pipeline order; replaces
-    /// `modules` from the config).
+    /// `[modules] load` from the config). See --list-modules.
     #[arg(long = "load-module", value_name = "NAME")]
     pub load_module: Vec<String>,
+
+    /// Print the compiled-in operational modules and exit.
+    #[arg(long)]
+    pub list_modules: bool,
 
     /// A one-off task instead of serving.
     #[command(subcommand)]
@@ -76,6 +80,36 @@ pub enum Command {
     /// Play the daemon against a runtime command and report whether it follows the
     /// gateway protocol (`agtpd conformance -- python3 runtime.py`).
     Conformance(crate::conformance::ConformanceArgs),
+    /// Work with the audit log `mod-audit` writes.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `agtpd audit ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every signature, the hash chain and the checkpoints of an audit log (the
+    /// file and its rotated predecessors beside it); name the first bad line.
+    Verify(AuditVerifyArgs),
+}
+
+/// `agtpd audit verify`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditVerifyArgs {
+    /// The log, as `[modules.audit] path` names it; rotated files beside it are included.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The daemon's public key (`signing.pub` from `agtpd keygen`).
+    #[arg(long, value_name = "PUBKEY")]
+    pub key: PathBuf,
+    /// Accept a log that does not end with the shutdown checkpoint (the daemon is still
+    /// running, or was killed) and report its unsealed tail instead of failing.
+    #[arg(long)]
+    pub open_tail: bool,
+    /// A tree head recorded elsewhere (`SIZE:ROOT`, from an "audit checkpoint" log line):
+    /// the log must contain it. Detects truncation back to an earlier checkpoint.
+    #[arg(long, value_name = "SIZE:ROOT")]
+    pub witness: Option<String>,
 }
 
 /// `agtpd keygen`.
@@ -109,7 +143,9 @@ impl Cli {
             gateway_socket: self.gateway_socket.clone(),
             agents_dir: self.agents_dir.clone(),
             endpoints_dir: self.endpoints_dir.clone(),
-            modules: (!self.load_module.is_empty()).then(|| self.load_module.clone()),
+            modules: (!self.load_module.is_empty()).then(|| ModulesOverride {
+                load: self.load_module.clone(),
+            }),
         }
     }
 }
@@ -130,5 +166,11 @@ pub(crate) struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoints_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    modules: Option<Vec<String>>,
+    modules: Option<ModulesOverride>,
+}
+
+/// `--load-module` replaces `[modules] load` and leaves the module tables alone.
+#[derive(Debug, Serialize)]
+pub(crate) struct ModulesOverride {
+    load: Vec<String>,
 }

@@ -1,14 +1,18 @@
-//! The one-off tasks `agtpd` runs instead of serving: `keygen` and `conformance`.
+//! The one-off tasks `agtpd` runs instead of serving: `keygen`, `conformance`,
+//! `audit verify`, `--list-modules` and `--check-config`.
 
 use std::process::ExitCode;
 
-use crate::cli::{Command, KeygenArgs};
-use crate::ExitStatus;
+use crate::cli::{AuditCommand, Cli, Command, KeygenArgs};
+use crate::{config, Daemon, ExitStatus};
 
 /// Runs `command` and returns the process exit code.
 pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Keygen(args) => ExitCode::from(keygen(&args) as u8),
+        Command::Audit(AuditCommand::Verify(args)) => {
+            ExitCode::from(crate::audit_verify::audit_verify(&args) as u8)
+        }
         Command::Conformance(args) => match tokio::runtime::Runtime::new() {
             Ok(runtime) => ExitCode::from(
                 u8::try_from(runtime.block_on(crate::conformance::run(args))).unwrap_or(1),
@@ -18,6 +22,36 @@ pub fn run(command: Command) -> ExitCode {
                 ExitCode::from(ExitStatus::Software as u8)
             }
         },
+    }
+}
+
+/// `--list-modules`, and the usage check of `--load-module`; `None` means: go on.
+pub fn preflight(cli: &Cli) -> Option<ExitStatus> {
+    if cli.list_modules {
+        for name in crate::modules::known() {
+            println!("{name}");
+        }
+        return Some(ExitStatus::Clean);
+    }
+    if let Err(message) = crate::modules::check_names(&cli.load_module) {
+        eprintln!("agtpd: --load-module: {message}");
+        return Some(ExitStatus::Usage);
+    }
+    None
+}
+
+/// `--check-config`: the configuration, the files it names and every module's table,
+/// without opening any module file or socket.
+pub fn check_config(cli: &Cli) -> ExitStatus {
+    match config::load(cli).and_then(|c| Daemon::check(&c)) {
+        Ok(()) => {
+            println!("agtpd: configuration ok");
+            ExitStatus::Clean
+        }
+        Err(error) => {
+            eprintln!("agtpd: configuration error: {error}");
+            ExitStatus::Config
+        }
     }
 }
 

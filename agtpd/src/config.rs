@@ -47,8 +47,8 @@ pub struct Config {
     pub agents_dir: Option<PathBuf>,
     /// Directory of endpoint files.
     pub endpoints_dir: Option<PathBuf>,
-    /// Operational modules, in pipeline order.
-    pub modules: Vec<String>,
+    /// Operational modules: `load` (pipeline order) and one `[modules.NAME]` table each.
+    pub modules: ModulesConfig,
     /// A verb catalog replacing the compiled-in one.
     pub catalog_file: Option<PathBuf>,
     /// Server policies.
@@ -73,11 +73,42 @@ impl Default for Config {
             signing: SigningConfig::default(),
             agents_dir: None,
             endpoints_dir: None,
-            modules: Vec::new(),
+            modules: ModulesConfig::default(),
             catalog_file: None,
             policies: Policies::default(),
             manifest: ManifestInfo::default(),
         }
+    }
+}
+
+/// `[modules]`: which compiled-in modules run, in pipeline order, and their settings.
+///
+/// ```toml
+/// [modules]
+/// load = ["audit"]
+///
+/// [modules.audit]
+/// path = "/var/log/agtpd/audit.log"
+/// ```
+/// A table for a module that is not compiled in is refused; each module refuses unknown
+/// keys in its own table. `--load-module` replaces `load`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModulesConfig {
+    /// The modules to run, in pipeline order (`on_request` order).
+    pub load: Vec<String>,
+    /// `[modules.NAME]`: each module's own table, checked by the module.
+    #[serde(flatten)]
+    pub tables: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl ModulesConfig {
+    /// The `[modules.NAME]` table, or an empty one.
+    pub fn table(&self, name: &str) -> serde_json::Value {
+        self.tables
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()))
     }
 }
 
@@ -323,7 +354,7 @@ impl Config {
         }
         self.validate_limits()?;
         self.validate_timeouts()?;
-        crate::modules::check_names(&self.modules).map_err(|m| invalid("modules", m))?;
+        crate::modules::check(self)?;
         crate::tls::acceptor(&self.tls)?;
         self.validate_gateway()?;
         crate::gateway::Signer::load(&self.signing)?;

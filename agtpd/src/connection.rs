@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agtp_core::encode::encode_response;
+use agtp_core::module::Cx;
 use agtp_core::parse::{Head, RequestParser};
 use agtp_core::{AgtpError, Request, Response, Status, WireError};
 use bytes::{Buf, BytesMut};
@@ -79,6 +80,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Err(Stop::Refuse(error)) => {
                     let mut response = error.to_response();
                     self.settings.finalize(&mut response, None, true);
+                    // Every exchange reaches the modules' on_complete, unparseable ones too.
+                    let cx = Cx::default();
+                    let pipeline = &self.settings.pipeline;
+                    pipeline
+                        .complete(None, &mut response, &cx, started.elapsed())
+                        .await;
                     crate::access::log(self.peer, None, &response, started);
                     self.queue(&response);
                     self.close_gracefully().await;
@@ -86,11 +93,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             };
             let close = request.wants_close() || self.drain.is_cancelled();
-            let settings = &self.settings;
-            let mut response =
-                crate::gates::answer(&request, &settings.site, &settings.gateway).await;
+            let mut cx = Cx::default();
+            let mut response = crate::gates::answer(&request, &self.settings, &mut cx).await;
             self.settings
                 .finalize(&mut response, Some(&request.headers), close);
+            // After stamping, before writing: modules see the response as written.
+            let pipeline = &self.settings.pipeline;
+            pipeline
+                .complete(Some(&request), &mut response, &cx, started.elapsed())
+                .await;
             crate::access::log(self.peer, Some(&request), &response, started);
             self.queue(&response);
             if close {

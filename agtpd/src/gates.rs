@@ -19,9 +19,16 @@
 //!     embedded methods, then 405 `method-not-allowed`, 405 `method-not-implemented`
 //!     or 404 `endpoint-not-found`;
 //! 12. the endpoint: `required_scopes` (262), input (400 `invalid-json`, 422
-//!     `input-validation-failed`), then its handler: a registered function a runtime
-//!     serves through the gateway (what each outcome answers: `gateway/translate.rs`).
+//!     `input-validation-failed`), then the modules' `on_request` in load order, then its
+//!     handler unless a module answered: a registered function a runtime serves through
+//!     the gateway (what each outcome answers: `gateway/translate.rs`); then the
+//!     modules' `on_response` in reverse.
+//!
+//! Only step 12 runs `on_request`/`on_response`: gate refusals, built-ins (DISCOVER,
+//! DESCRIBE) and unrouted requests (404, 405) skip them for now. Every answer, those
+//! included, still passes `on_complete` (in `connection.rs`).
 
+use agtp_core::module::{Cx, EndpointFacts};
 use agtp_core::{AgtpError, Request, Response, Status};
 use tokio::time::Instant;
 
@@ -29,16 +36,32 @@ use crate::agents::Agent;
 use crate::endpoints::{Endpoint, HandlerBinding, Route};
 use crate::gateway::{self, Gateway};
 use crate::path_grammar::validate_path;
+use crate::pipeline::Pipeline;
+use crate::settings::Settings;
 use crate::site::Site;
 
-/// Answers one request that passed the wire layer.
-pub(crate) async fn answer(request: &Request, site: &Site, gateway: &Gateway) -> Response {
-    gate(request, site, gateway)
+/// Answers one request that passed the wire layer, filling `cx` with what the gates
+/// learnt (agent, endpoint, input) for the modules.
+pub(crate) async fn answer(request: &Request, settings: &Settings, cx: &mut Cx) -> Response {
+    let ways = Ways {
+        site: &settings.site,
+        gateway: &settings.gateway,
+        pipeline: &settings.pipeline,
+    };
+    gate(request, &ways, cx)
         .await
         .unwrap_or_else(|error| error.to_response())
 }
 
-async fn gate(request: &Request, site: &Site, gateway: &Gateway) -> Result<Response, AgtpError> {
+/// What a request can be answered by.
+struct Ways<'s> {
+    site: &'s Site,
+    gateway: &'s Gateway,
+    pipeline: &'s Pipeline,
+}
+
+async fn gate(request: &Request, ways: &Ways<'_>, cx: &mut Cx) -> Result<Response, AgtpError> {
+    let site = ways.site;
     // 1. Before anything else: delegated authority is not part of this revision.
     if request.headers.contains("Delegation-Chain") {
         return Err(AgtpError::new(
@@ -66,6 +89,10 @@ async fn gate(request: &Request, site: &Site, gateway: &Gateway) -> Result<Respo
     }
     // 6. Identity; `/agents/{name}` addresses the agent's root.
     let (agent, path) = identify(request, site)?;
+    if let Some(agent) = agent {
+        cx.agent_id = Some(agent.id().to_owned());
+        cx.principal_id = Some(agent.principal_id().to_owned());
+    }
     let server_level = is_discovery(method, path);
     match agent {
         None if server_level && site.policy.anonymous_discovery => {}
@@ -91,7 +118,7 @@ async fn gate(request: &Request, site: &Site, gateway: &Gateway) -> Result<Respo
         None => (method, path),
     };
     // 11. Routing.
-    route(site, gateway, request, agent, method, path).await
+    route(ways, request, agent, method, path, cx).await
 }
 
 /// Steps 7 to 9 for a resolved agent.
@@ -167,17 +194,18 @@ fn identify<'r, 's>(
 }
 
 async fn route(
-    site: &Site,
-    gateway: &Gateway,
+    ways: &Ways<'_>,
     request: &Request,
     agent: Option<&Agent>,
     method: &str,
     path: Option<&str>,
+    cx: &mut Cx,
 ) -> Result<Response, AgtpError> {
+    let site = ways.site;
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
     if let Some(Route::Found { endpoint, params }) = routed {
-        return invoke(endpoint, &params, request, agent, gateway).await;
+        return invoke(endpoint, &params, request, agent, ways, cx).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -219,13 +247,14 @@ async fn route(
     }
 }
 
-/// Step 12: the endpoint's own requirements, then its handler.
+/// Step 12: the endpoint's own requirements, then the modules around its handler.
 async fn invoke(
     endpoint: &Endpoint,
     params: &[(String, String)],
     request: &Request,
     agent: Option<&Agent>,
-    gateway: &Gateway,
+    ways: &Ways<'_>,
+    cx: &mut Cx,
 ) -> Result<Response, AgtpError> {
     // The request's TTL counts from here: it was read in full just before the gates.
     let arrival = Instant::now();
@@ -241,7 +270,60 @@ async fn invoke(
     if let Some(error) = endpoint.required_scope_error(&held) {
         return Err(error);
     }
+    cx.endpoint = Some(facts(endpoint));
     let input = endpoint.build_input(params, &request.query, &request.body)?;
+    let pipeline = ways.pipeline;
+    if pipeline.is_empty() {
+        return handle(endpoint, request, agent, ways.gateway, held, input, arrival).await;
+    }
+    cx.input = Some(input);
+    // Modules may rewrite the request; the connection keeps the one read off the wire.
+    let mut request = request.clone();
+    let mut entered = pipeline.enter(&mut request, cx).await;
+    let mut response = match entered.early.take() {
+        Some(response) => response,
+        None => {
+            let input = cx.input.clone().unwrap_or_default();
+            handle(
+                endpoint,
+                &request,
+                agent,
+                ways.gateway,
+                held,
+                input,
+                arrival,
+            )
+            .await
+            .unwrap_or_else(|error| error.to_response())
+        }
+    };
+    pipeline.leave(entered, &mut response, cx).await;
+    Ok(response)
+}
+
+/// What the modules learn about the routed endpoint.
+fn facts(endpoint: &Endpoint) -> EndpointFacts {
+    EndpointFacts {
+        method: endpoint.method().to_owned(),
+        path: endpoint.path().to_owned(),
+        impact: endpoint.semantic().impact.as_str().to_owned(),
+        idempotent: endpoint.is_idempotent(),
+        handler: match endpoint.handler() {
+            HandlerBinding::RegisteredFunction { .. } => "registered_function".to_owned(),
+        },
+    }
+}
+
+/// The endpoint's handler.
+async fn handle(
+    endpoint: &Endpoint,
+    request: &Request,
+    agent: Option<&Agent>,
+    gateway: &Gateway,
+    held: Vec<String>,
+    input: serde_json::Value,
+    arrival: Instant,
+) -> Result<Response, AgtpError> {
     match endpoint.handler() {
         HandlerBinding::RegisteredFunction {
             runtime, timeout, ..

@@ -21,6 +21,10 @@ pub enum ExitStatus {
     Software = 70,
     /// A listener could not be bound (71, EX_OSERR).
     Bind = 71,
+    /// A log failed verification (65, EX_DATAERR).
+    DataErr = 65,
+    /// An input file (a log, a key) could not be read (66, EX_NOINPUT).
+    NoInput = 66,
     /// An output file could not be created (73, EX_CANTCREAT).
     CantCreate = 73,
     /// The configuration was refused (78, EX_CONFIG).
@@ -68,12 +72,14 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         gateway = gateway_at.join(", "),
         tls = config.tls.cert_file.is_some(),
         server_id = config.server_id,
+        modules = daemon.module_names().join(", "),
         "agtpd ready"
     );
     let reloader = daemon.clone();
-    tokio::spawn(async move {
+    let on_hup = tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the configuration");
+            tracing::info!("SIGHUP: reopening module files, reloading the configuration");
+            reloader.reopen_modules();
             match config::load(&cli).and_then(|new| reloader.reload(&new)) {
                 Ok(()) => {}
                 Err(error) => {
@@ -89,6 +95,11 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         }
     };
     daemon.serve(listeners, gateway, shutdown).await;
+    on_hup.abort();
+    let _ = on_hup.await;
+    // The last reference: dropping the daemon drops the modules, and the audit module
+    // appends what is queued, writes its shutdown checkpoint and syncs before this returns.
+    drop(daemon);
     ExitStatus::Clean
 }
 

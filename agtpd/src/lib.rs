@@ -15,14 +15,18 @@
 //!   the signing key and `agtpd keygen`;
 //! - `tls`: rustls, TLS 1.3 only;
 //! - [`modules`]: the only file that names the compiled-in operational modules;
-//! - [`launch`]: binds the listeners and wires the signals.
+//! - `pipeline`: runs the loaded modules' phases around each exchange;
+//! - [`launch`]: binds the listeners and wires the signals;
+//! - [`commands`]: what `agtpd` runs instead of serving (`keygen`, `conformance`,
+//!   `audit verify` in `audit_verify`, `--list-modules`, `--check-config`).
 //!
 //! Dependency rule: agtpd depends on `agtp-core` (and, for the gateway, on
-//! `runtime-protocol`); nothing in the workspace depends on agtpd.
+//! `runtime-protocol`; `modules` alone on the `mod-*` crates); nothing in the workspace depends on agtpd.
 
 mod access;
 pub mod agents;
 pub mod agtp;
+mod audit_verify;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -36,6 +40,7 @@ mod launch;
 mod manifest;
 pub mod modules;
 pub mod path_grammar;
+mod pipeline;
 mod policy;
 mod server;
 mod settings;

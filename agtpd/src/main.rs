@@ -22,11 +22,13 @@ fn main() -> ExitCode {
     if let Some(command) = cli.command.take() {
         return agtpd::commands::run(command);
     }
-    if let Err(message) = agtpd::modules::check_names(&cli.load_module) {
-        eprintln!("agtpd: --load-module: {message}");
-        return exit(ExitStatus::Usage);
+    if let Some(status) = agtpd::commands::preflight(&cli) {
+        return exit(status);
     }
-    // Building the daemon loads the catalog, agents and endpoints; it binds nothing.
+    if cli.check_config {
+        return exit(agtpd::commands::check_config(&cli));
+    }
+    // Building the daemon loads the catalog, agents, endpoints and modules; binds nothing.
     let (config, daemon) = match config::load(&cli).and_then(|c| Daemon::new(&c).map(|d| (c, d))) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -34,10 +36,6 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Config);
         }
     };
-    if cli.check_config {
-        println!("agtpd: configuration ok");
-        return exit(ExitStatus::Clean);
-    }
     let filter = EnvFilter::new(&config.log_level);
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,24 +1,98 @@
 //! The table of compiled-in operational modules. This is the only file in agtpd that
-//! names module crates; `--load-module NAME` and `modules = [...]` select from it.
+//! names module crates; `--load-module NAME` and `[modules] load = [...]` select from it,
+//! and each module reads its own `[modules.NAME]` table.
 
-/// The names `--load-module` accepts.
+use std::sync::Arc;
+
+use agtp_core::module::{BuildContext, Module, ModuleFactory, Signer};
+use serde_json::Value;
+
+use crate::config::{invalid, Config, ConfigError, ModulesConfig};
+
+/// One compiled-in module: its factory, and a check of its table that has no side
+/// effects (`--check-config` must not open the files the module would).
+struct Entry {
+    factory: &'static dyn ModuleFactory,
+    check: fn(&Value, &Config) -> Result<(), String>,
+}
+
+static TABLE: &[Entry] = &[Entry {
+    factory: &mod_audit::FACTORY,
+    check: check_audit,
+}];
+
+fn check_audit(table: &Value, config: &Config) -> Result<(), String> {
+    mod_audit::AuditConfig::from_value(table)?;
+    if config.signing.key_file.is_none() {
+        return Err("records must be signed: configure `[signing] key_file` for the daemon".into());
+    }
+    Ok(())
+}
+
+fn entry(name: &str) -> Option<&'static Entry> {
+    TABLE.iter().find(|e| e.factory.name() == name)
+}
+
+/// The names `--load-module` accepts, in the order the README recommends loading them.
 pub fn known() -> Vec<&'static str> {
-    // The pipeline lands with the module API; until then no module is compiled in.
-    Vec::new()
+    TABLE.iter().map(|e| e.factory.name()).collect()
 }
 
 /// Checks that every name in `names` is a compiled-in module; the error names the first
 /// unknown one and lists the known ones.
 pub fn check_names(names: &[String]) -> Result<(), String> {
-    let known = known();
-    match names.iter().find(|n| !known.contains(&n.as_str())) {
+    match names.iter().find(|n| entry(n).is_none()) {
         None => Ok(()),
-        Some(name) if known.is_empty() => Err(format!(
-            "unknown module `{name}` (no modules are compiled in)"
-        )),
         Some(name) => Err(format!(
             "unknown module `{name}` (known modules: {})",
-            known.join(", ")
+            known().join(", ")
         )),
     }
+}
+
+/// Checks `[modules]` without side effects: the names, that every `[modules.NAME]`
+/// table belongs to a compiled-in module, and each loaded module's table.
+pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
+    let modules: &ModulesConfig = &config.modules;
+    check_names(&modules.load).map_err(|m| invalid("modules.load", m))?;
+    if let Some(name) = modules.tables.keys().find(|n| entry(n).is_none()) {
+        return Err(invalid(
+            "modules",
+            format!(
+                "`[modules.{name}]`: no module `{name}` is compiled in (known modules: {})",
+                known().join(", ")
+            ),
+        ));
+    }
+    for name in &modules.load {
+        let Some(entry) = entry(name) else { continue };
+        (entry.check)(&modules.table(name), config)
+            .map_err(|m| invalid("modules", format!("module `{name}`: {m}")))?;
+    }
+    Ok(())
+}
+
+/// Builds the modules `[modules] load` selects, in order. Modules may open files here;
+/// the daemon does this before binding any socket, after everything else loaded.
+pub fn build(config: &Config) -> Result<Vec<Arc<dyn Module>>, ConfigError> {
+    if config.modules.load.is_empty() {
+        return Ok(Vec::new());
+    }
+    let signer = crate::gateway::Signer::load(&config.signing)?;
+    let cx = BuildContext {
+        server_id: config.server_id.clone(),
+        signer: signer.map(|s| Arc::new(s) as Arc<dyn Signer>),
+    };
+    let mut modules = Vec::new();
+    for name in &config.modules.load {
+        let Some(entry) = entry(name) else {
+            return Err(invalid("modules.load", format!("unknown module `{name}`")));
+        };
+        let module = entry
+            .factory
+            .build(&config.modules.table(name), &cx)
+            .map_err(|e| invalid("modules", e.to_string()))?;
+        modules.push(module);
+    }
+    Ok(modules)
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use agtp_core::encode::encode_response;
+use agtp_core::module::Module;
 use agtp_core::{AgtpError, Status};
 use bytes::BytesMut;
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigError};
 use crate::connection::Connection;
 use crate::gateway::{Gateway, GatewayListener};
+use crate::pipeline::Pipeline;
 use crate::settings::Settings;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
@@ -24,14 +26,50 @@ pub struct Daemon {
     connections: Arc<Semaphore>,
     max_connections: usize,
     gateway: Arc<Gateway>,
+    pipeline: Arc<Pipeline>,
 }
 
 impl Daemon {
-    /// Prepares a daemon for `config`, which should already be validated.
+    /// Prepares a daemon for `config`, which should already be validated: loads the
+    /// site, then builds the modules `[modules] load` selects (which may open their
+    /// files). Binds nothing.
     pub fn new(config: &Config) -> Result<Daemon, ConfigError> {
+        Daemon::assemble(config, None)
+    }
+
+    /// Like [`Daemon::new`], with exactly `modules` as the pipeline (in load order)
+    /// instead of the ones `config` selects. For tests that insert their own modules;
+    /// [`crate::modules::build`] gives the configured ones.
+    #[doc(hidden)]
+    pub fn with_modules(
+        config: &Config,
+        modules: Vec<Arc<dyn Module>>,
+    ) -> Result<Daemon, ConfigError> {
+        Daemon::assemble(config, Some(modules))
+    }
+
+    /// What `--check-config` checks beyond [`Config::validate`]: the site and the
+    /// gateway pools load. Builds no module, so opens no module file.
+    pub fn check(config: &Config) -> Result<(), ConfigError> {
+        let settings = Settings::new(config, Arc::new(Gateway::new()), Arc::default())?;
+        Gateway::prepare(config, &settings.site).map(drop)
+    }
+
+    fn assemble(
+        config: &Config,
+        modules: Option<Vec<Arc<dyn Module>>>,
+    ) -> Result<Daemon, ConfigError> {
         let gateway = Arc::new(Gateway::new());
-        let settings = Settings::new(config, gateway.clone())?;
-        gateway.apply(Gateway::prepare(config, &settings.site)?);
+        let mut settings = Settings::new(config, gateway.clone(), Arc::default())?;
+        let prepared = Gateway::prepare(config, &settings.site)?;
+        // Last: modules may open files, so only once everything else loaded.
+        let modules = match modules {
+            Some(modules) => modules,
+            None => crate::modules::build(config)?,
+        };
+        let pipeline = Arc::new(Pipeline::new(modules));
+        settings.pipeline = pipeline.clone();
+        gateway.apply(prepared);
         let (settings, _) = watch::channel(Arc::new(settings));
         Ok(Daemon {
             settings,
@@ -39,7 +77,18 @@ impl Daemon {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             max_connections: config.max_connections,
             gateway,
+            pipeline,
         })
+    }
+
+    /// The loaded modules' names, in pipeline order.
+    pub fn module_names(&self) -> Vec<&'static str> {
+        self.pipeline.names()
+    }
+
+    /// Tells every module to reopen its files (SIGHUP, after logrotate renamed them).
+    pub fn reopen_modules(&self) {
+        self.pipeline.reopen();
     }
 
     /// The runtime gateway: its pools and their counters.
@@ -83,6 +132,7 @@ impl Daemon {
                 "gateway.tcp_listen",
                 current.gateway.tcp_listen != new.gateway.tcp_listen,
             ),
+            ("modules", current.modules != new.modules),
         ] {
             if changed {
                 tracing::warn!(
@@ -101,10 +151,11 @@ impl Daemon {
             .socket_group
             .clone_from(&current.gateway.socket_group);
         effective.gateway.tcp_listen = current.gateway.tcp_listen;
+        effective.modules.clone_from(&current.modules);
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
-        let settings = Settings::new(&effective, self.gateway.clone())?;
+        let settings = Settings::new(&effective, self.gateway.clone(), self.pipeline.clone())?;
         let gateway = Gateway::prepare(&effective, &settings.site)?;
         for (key, changed) in [
             ("server_id", current.server_id != effective.server_id),

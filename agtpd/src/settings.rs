@@ -9,6 +9,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ConfigError, Timeouts};
 use crate::gateway::Gateway;
+use crate::pipeline::Pipeline;
 use crate::site::Site;
 
 /// The reloadable part of the configuration, ready to use.
@@ -20,10 +21,16 @@ pub(crate) struct Settings {
     pub(crate) site: Site,
     /// Not reloaded with the rest: the same gateway for every generation of settings.
     pub(crate) gateway: Arc<Gateway>,
+    /// Not reloaded either: modules are built once, at start.
+    pub(crate) pipeline: Arc<Pipeline>,
 }
 
 impl Settings {
-    pub(crate) fn new(config: &Config, gateway: Arc<Gateway>) -> Result<Settings, ConfigError> {
+    pub(crate) fn new(
+        config: &Config,
+        gateway: Arc<Gateway>,
+        pipeline: Arc<Pipeline>,
+    ) -> Result<Settings, ConfigError> {
         Ok(Settings {
             server_id: config.server_id.clone(),
             limits: config.limits,
@@ -31,6 +38,7 @@ impl Settings {
             tls: crate::tls::acceptor(&config.tls)?,
             site: Site::load(config)?,
             gateway,
+            pipeline,
         })
     }
 

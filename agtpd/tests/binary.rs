@@ -68,6 +68,14 @@ fn an_unknown_module_is_a_usage_error_naming_it() {
     let output = agtpd(&["--load-module", "nope", "--check-config"]);
     assert_eq!(output.status.code(), Some(64));
     assert!(stderr(&output).contains("unknown module `nope`"));
+    assert!(stderr(&output).contains("known modules: audit"));
+}
+
+#[test]
+fn list_modules_prints_the_compiled_in_modules() {
+    let output = agtpd(&["--list-modules"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "audit\n");
 }
 
 #[test]
@@ -96,7 +104,20 @@ fn check_config_refuses_bad_files_with_exit_78_and_a_reason() {
             "listen = [\"0.0.0.0:4480\"]\n[tls]\nallow_plaintext_off_loopback = true\n",
             "--insecure",
         ),
-        ("modules = [\"nope\"]\n", "unknown module `nope`"),
+        ("[modules]\nload = [\"nope\"]\n", "unknown module `nope`"),
+        ("[modules.nope]\nx = 1\n", "no module `nope` is compiled in"),
+        (
+            "[modules]\nload = [\"audit\"]\n",
+            "module `audit`: missing field `path`",
+        ),
+        (
+            "[modules]\nload = [\"audit\"]\n[modules.audit]\npath = \"a.log\"\nbogus = 1\n",
+            "module `audit`: unknown field `bogus`",
+        ),
+        (
+            "[modules]\nload = [\"audit\"]\n[modules.audit]\npath = \"a.log\"\n",
+            "[signing] key_file",
+        ),
         ("this is not toml", "agtpd.toml"),
     ];
     for (toml, reason) in cases {

@@ -87,6 +87,21 @@ impl Signer {
     }
 }
 
+/// What operational modules (`mod-audit`) sign with: the signature, never the key.
+impl agtp_core::module::Signer for Signer {
+    fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+}
+
 /// The answer to a `sign_request` when no key is loaded or the capability was not granted.
 pub(crate) fn unavailable(request: SignRequest) -> SignError {
     SignError {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agtp_core::module::Module;
 use agtp_core::parse::parse_response;
 use agtp_core::{Limits, Response};
 use agtpd::config::Config;
@@ -33,7 +34,20 @@ impl TestServer {
     /// Also serves runtimes on `gateway` (the tests bind it, usually in a temp dir).
     pub async fn start_with_gateway(config: Config, gateway: Vec<GatewayListener>) -> TestServer {
         config.validate(false).expect("test config is valid");
-        let daemon = Arc::new(Daemon::new(&config).expect("daemon builds"));
+        let daemon = Daemon::new(&config).expect("daemon builds");
+        TestServer::serve(daemon, gateway).await
+    }
+
+    /// Runs exactly `modules`, in this order (test modules; `agtpd::modules::build`
+    /// gives the configured ones).
+    pub async fn start_with_modules(config: Config, modules: Vec<Arc<dyn Module>>) -> TestServer {
+        config.validate(false).expect("test config is valid");
+        let daemon = Daemon::with_modules(&config, modules).expect("daemon builds");
+        TestServer::serve(daemon, Vec::new()).await
+    }
+
+    async fn serve(daemon: Daemon, gateway: Vec<GatewayListener>) -> TestServer {
+        let daemon = Arc::new(daemon);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
