@@ -1,0 +1,227 @@
+//! The audit module in the real `agtpd` binary: a killed daemon, logrotate plus SIGHUP,
+//! and `agtpd audit verify` catching an edited record.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::Client;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
+
+/// Writes a key pair and a config loading `audit` into `dir/audit.log`.
+fn setup(dir: &Path) -> String {
+    let keygen = Command::new(AGTPD)
+        .args(["keygen", "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let config = dir.join("agtpd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[signing]\nkey_file = \"{d}/signing.key\"\n[modules]\nload = [\"audit\"]\n\
+             [modules.audit]\npath = \"{d}/audit.log\"\nfsync = \"always\"\ncheckpoint_every = 7\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
+fn verify(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(AGTPD)
+        .args(["audit", "verify"])
+        .arg(dir.join("audit.log"))
+        .arg("--key")
+        .arg(dir.join("signing.pub"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn start(config: &str) -> Running {
+        let mut child = Command::new(AGTPD)
+            .args([
+                "--config",
+                config,
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
+            .env_clear()
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("agtpd logs its readiness").unwrap();
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if event["fields"]["message"] == "agtpd ready" {
+                assert_eq!(event["fields"]["modules"], "audit");
+                break event["fields"]["listen"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Running { child, addr }
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    async fn requests(&self, n: usize) {
+        let mut client = Client::new(TcpStream::connect(self.addr).await.unwrap());
+        for _ in 0..n {
+            let r = client.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+            assert_eq!(r.status.code(), 200);
+        }
+    }
+
+    fn wait(mut self) -> Option<i32> {
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("agtpd did not exit");
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_and_is_marked_on_restart(
+) {
+    let dir = TempDir::new().unwrap();
+    let config = setup(dir.path());
+    let daemon = Running::start(&config);
+    daemon.requests(20).await;
+    // Under load: clients keep sending while the daemon is killed.
+    let addr = daemon.addr;
+    let load = tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok(stream) = TcpStream::connect(addr).await else {
+                return;
+            };
+            let mut client = Client::new(stream);
+            for _ in 0..50 {
+                client.send("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+                if client.try_response().await.is_none() {
+                    return;
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    daemon.signal(Signal::SIGKILL);
+    assert_eq!(daemon.wait(), None, "killed by a signal");
+    let _ = load.await;
+
+    let strict = verify(dir.path(), &[]);
+    assert_eq!(strict.status.code(), Some(65), "{}", text(&strict.stdout));
+    assert!(
+        text(&strict.stderr).contains("--open-tail"),
+        "{}",
+        text(&strict.stderr)
+    );
+    let open = verify(dir.path(), &["--open-tail"]);
+    assert_eq!(open.status.code(), Some(0), "{}", text(&open.stderr));
+    assert!(
+        text(&open.stdout).contains("sealed: no"),
+        "{}",
+        text(&open.stdout)
+    );
+
+    // The next run continues the chain, marks the unclean stop, and seals on SIGTERM.
+    let daemon = Running::start(&config);
+    daemon.requests(3).await;
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait(), Some(0));
+    let sealed = verify(dir.path(), &[]);
+    let out = text(&sealed.stdout);
+    assert_eq!(sealed.status.code(), Some(0), "{}", text(&sealed.stderr));
+    assert!(out.contains("sealed: yes"), "{out}");
+    assert!(out.contains("recovered after an unclean stop"), "{out}");
+}
+
+#[tokio::test]
+async fn a_logrotate_rename_plus_sighup_continues_the_chain_in_a_new_file() {
+    let dir = TempDir::new().unwrap();
+    let config = setup(dir.path());
+    let daemon = Running::start(&config);
+    daemon.requests(10).await;
+    let log = dir.path().join("audit.log");
+    std::fs::rename(&log, dir.path().join("audit.log.1")).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    for _ in 0..100 {
+        if log.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.requests(10).await;
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait(), Some(0));
+    assert!(
+        log.exists(),
+        "SIGHUP reopened a new file at the configured path"
+    );
+    let report = verify(dir.path(), &[]);
+    let out = text(&report.stdout);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    assert!(out.contains("ok: 2 file(s)"), "{out}");
+    assert!(out.contains("(20 records"), "{out}");
+    assert!(out.contains("sealed: yes"), "{out}");
+}
+
+#[tokio::test]
+async fn audit_verify_names_an_edited_record_and_exits_non_zero() {
+    let dir = TempDir::new().unwrap();
+    let config = setup(dir.path());
+    let daemon = Running::start(&config);
+    daemon.requests(5).await;
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait(), Some(0));
+    let ok = verify(dir.path(), &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+
+    let log = dir.path().join("audit.log");
+    let original = std::fs::read_to_string(&log).unwrap();
+    let edited = original.replacen("\"status\":200", "\"status\":201", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&log, edited).unwrap();
+    let bad = verify(dir.path(), &[]);
+    let err = text(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(65), "{err}");
+    assert!(err.contains("audit.log"), "{err}");
+    assert!(err.contains("line 1") || err.contains("seq 0"), "{err}");
+}
