@@ -49,6 +49,9 @@ pub(crate) struct Connection<S> {
     parser: RequestParser,
     input: BytesMut,
     output: BytesMut,
+    /// When the request being read started: its first byte, or the loop turn that found
+    /// it already buffered (pipelined).
+    started: Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -66,6 +69,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             drain,
             input: BytesMut::with_capacity(8 * 1024),
             output: BytesMut::with_capacity(8 * 1024),
+            started: Instant::now(),
         }
     }
 
@@ -73,7 +77,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// daemon drains.
     pub(crate) async fn run(mut self) {
         loop {
-            let started = Instant::now();
+            // Restarted when the first byte of the request arrives, so idle time between
+            // requests is not counted as the request's duration.
+            self.started = Instant::now();
             let request = match self.read_request().await {
                 Ok(request) => request,
                 Err(Stop::Quiet) => break,
@@ -84,9 +90,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let cx = Cx::default();
                     let pipeline = &self.settings.pipeline;
                     pipeline
-                        .complete(None, &mut response, &cx, started.elapsed())
+                        .complete(None, &mut response, &cx, self.started.elapsed())
                         .await;
-                    crate::access::log(self.peer, None, &response, started);
+                    crate::access::log(self.peer, None, &response, self.started);
                     self.queue(&response);
                     self.close_gracefully().await;
                     return;
@@ -100,9 +106,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             // After stamping, before writing: modules see the response as written.
             let pipeline = &self.settings.pipeline;
             pipeline
-                .complete(Some(&request), &mut response, &cx, started.elapsed())
+                .complete(Some(&request), &mut response, &cx, self.started.elapsed())
                 .await;
-            crate::access::log(self.peer, Some(&request), &response, started);
+            crate::access::log(self.peer, Some(&request), &response, self.started);
             self.queue(&response);
             if close {
                 break;
@@ -163,7 +169,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         match read {
             Ok(Ok(0)) | Err(_) => Err(Stop::Quiet),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => {
+                self.started = Instant::now();
+                Ok(())
+            }
             Ok(Err(e)) => Err(e.into()),
         }
     }

@@ -116,3 +116,14 @@ async fn bind_gateway(config: &Config, daemon: &Daemon) -> Result<Vec<GatewayLis
     }
     Ok(listeners)
 }
+
+/// [`launch`] on a new multi-threaded tokio runtime, for the binary's `main`.
+pub fn serve_blocking(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(launch(cli, config, daemon)),
+        Err(error) => {
+            eprintln!("agtpd: cannot start the async runtime: {error}");
+            ExitStatus::Software
+        }
+    }
+}

@@ -47,5 +47,5 @@ mod settings;
 mod site;
 mod tls;
 
-pub use launch::{launch, ExitStatus};
+pub use launch::{launch, serve_blocking, ExitStatus};
 pub use server::Daemon;

@@ -28,30 +28,29 @@ fn main() -> ExitCode {
     if cli.check_config {
         return exit(agtpd::commands::check_config(&cli));
     }
-    // Building the daemon loads the catalog, agents, endpoints and modules; binds nothing.
-    let (config, daemon) = match config::load(&cli).and_then(|c| Daemon::new(&c).map(|d| (c, d))) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("agtpd: configuration error: {error}");
-            return exit(ExitStatus::Config);
-        }
+    let config = match config::load(&cli) {
+        Ok(config) => config,
+        Err(error) => return config_error(&error),
     };
-    let filter = EnvFilter::new(&config.log_level);
+    // Logging first, so what building the daemon reports (an audit log's recovery) shows.
     let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(EnvFilter::new(&config.log_level))
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Human => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agtpd: cannot start the async runtime: {error}");
-            return exit(ExitStatus::Software);
-        }
+    // Building the daemon loads the catalog, agents, endpoints and modules; binds nothing.
+    let daemon = match Daemon::new(&config) {
+        Ok(daemon) => daemon,
+        Err(error) => return config_error(&error),
     };
-    exit(runtime.block_on(agtpd::launch(cli, config, daemon)))
+    exit(agtpd::serve_blocking(cli, config, daemon))
+}
+
+fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("agtpd: configuration error: {error}");
+    exit(ExitStatus::Config)
 }
 
 fn exit(status: ExitStatus) -> ExitCode {
