@@ -83,6 +83,9 @@ pub enum Command {
     /// Work with the audit log `mod-audit` writes.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Internal: how agtpd starts a supervised runtime (parent-death signal, then exec).
+    #[command(name = "__runtime-shim", hide = true)]
+    RuntimeShim(ShimArgs),
 }
 
 /// `agtpd audit ...`.
@@ -110,6 +113,22 @@ pub struct AuditVerifyArgs {
     /// the log must contain it. Detects truncation back to an earlier checkpoint.
     #[arg(long, value_name = "SIZE:ROOT")]
     pub witness: Option<String>,
+}
+
+/// `agtpd __runtime-shim --parent PID -- COMMAND [ARGS...]` (internal).
+#[derive(Debug, Clone, Args)]
+pub struct ShimArgs {
+    /// The agtpd process that started the shim; the shim refuses to run without it.
+    #[arg(long, value_name = "PID")]
+    pub parent: i32,
+    /// The runtime command and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// `agtpd keygen`.

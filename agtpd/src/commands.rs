@@ -1,5 +1,5 @@
 //! The one-off tasks `agtpd` runs instead of serving: `keygen`, `conformance`,
-//! `audit verify`, `--list-modules` and `--check-config`.
+//! `audit verify`, the internal `__runtime-shim`, `--list-modules` and `--check-config`.
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use crate::{config, Daemon, ExitStatus};
 pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Keygen(args) => ExitCode::from(keygen(&args) as u8),
+        Command::RuntimeShim(args) => ExitCode::from(crate::runtime_shim(&args) as u8),
         Command::Audit(AuditCommand::Verify(args)) => {
             ExitCode::from(crate::audit_verify::audit_verify(&args) as u8)
         }

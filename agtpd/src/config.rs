@@ -55,6 +55,8 @@ pub struct Config {
     pub policies: Policies,
     /// What the Server Manifest says about the operator.
     pub manifest: ManifestInfo,
+    /// `[[runtime]]`: pools whose runtime processes agtpd runs.
+    pub runtime: Vec<crate::supervisor::RuntimeConfig>,
 }
 
 impl Default for Config {
@@ -77,6 +79,7 @@ impl Default for Config {
             catalog_file: None,
             policies: Policies::default(),
             manifest: ManifestInfo::default(),
+            runtime: Vec::new(),
         }
     }
 }
@@ -358,6 +361,7 @@ impl Config {
         crate::tls::acceptor(&self.tls)?;
         self.validate_gateway()?;
         crate::gateway::Signer::load(&self.signing)?;
+        crate::supervisor::validate(&self.runtime)?;
         self.validate_plaintext(insecure)
     }
 

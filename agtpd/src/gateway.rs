@@ -8,6 +8,8 @@
 //! - `connection.rs`: one task per registered connection, owning its socket, and
 //!   `exchange.rs`: one request in flight on it;
 //! - `pool.rs`: idle connections, the bounded wait queue, counters ([`PoolSnapshot`]);
+//! - `processes.rs`: connections by runtime pid (`SO_PEERCRED`), requests per process,
+//!   and retiring a process (goodbye once idle) for the supervisor;
 //! - `dispatch.rs`: one call from the gates to a connection and back, with retry rules;
 //! - `manifest.rs`: each pool's `register` frame from the endpoint table;
 //! - `translate.rs`: AGTP request → request frame, and runtime answer → AGTP response;
@@ -38,6 +40,7 @@ mod handshake;
 mod listener;
 mod manifest;
 mod pool;
+mod processes;
 mod signing;
 mod translate;
 
@@ -49,6 +52,8 @@ pub(crate) use listener::resolve_group;
 pub use listener::{BindError, GatewayListener};
 use pool::Pool;
 pub use pool::PoolSnapshot;
+pub use processes::ProcessSnapshot;
+pub(crate) use processes::Processes;
 pub use signing::{keygen, GeneratedKey, KeygenError, Signer, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
 pub(crate) use translate::{deadline, envelope, refusal, reply, trust};
 
@@ -65,6 +70,8 @@ pub struct Gateway {
     cut: CancellationToken,
     next_request: AtomicU64,
     listening: AtomicBool,
+    /// Connections by runtime process.
+    pub(crate) processes: Processes,
 }
 
 struct State {
@@ -103,6 +110,7 @@ impl Gateway {
             cut: CancellationToken::new(),
             next_request: AtomicU64::new(1),
             listening: AtomicBool::new(false),
+            processes: Processes::new(),
         }
     }
 
@@ -171,8 +179,16 @@ impl Gateway {
 
     /// Per-pool counters, sorted by pool name.
     pub fn snapshot(&self) -> Vec<PoolSnapshot> {
-        let mut pools: Vec<PoolSnapshot> =
-            self.read().pools.values().map(|p| p.snapshot()).collect();
+        let mut pools: Vec<PoolSnapshot> = self
+            .read()
+            .pools
+            .values()
+            .map(|p| {
+                let mut snapshot = p.snapshot();
+                snapshot.processes = self.processes.snapshot(&snapshot.pool);
+                snapshot
+            })
+            .collect();
         pools.sort_by(|a, b| a.pool.cmp(&b.pool));
         pools
     }

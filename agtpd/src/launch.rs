@@ -8,6 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::cli::Cli;
 use crate::config::{self, Config};
 use crate::gateway::{BindError, GatewayListener};
+use crate::supervisor::notify;
 use crate::Daemon;
 
 /// How the process ends, as a sysexits-style code.
@@ -25,6 +26,8 @@ pub enum ExitStatus {
     DataErr = 65,
     /// An input file (a log, a key) could not be read (66, EX_NOINPUT).
     NoInput = 66,
+    /// `agtpd __runtime-shim` could not execute the runtime command (127, as a shell).
+    NotRunnable = 127,
     /// An output file could not be created (73, EX_CANTCREAT).
     CantCreate = 73,
     /// The configuration was refused (78, EX_CONFIG).
@@ -36,6 +39,9 @@ pub enum ExitStatus {
 /// configuration from the same sources; a refused reload keeps the running one.
 pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
     let daemon = Arc::new(daemon);
+    if let Ok(agtpd) = std::env::current_exe() {
+        daemon.supervisor().use_shim(agtpd);
+    }
     let mut listeners = Vec::new();
     for addr in &config.listen {
         match TcpListener::bind(addr).await {
@@ -75,6 +81,15 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         modules = daemon.module_names().join(", "),
         "agtpd ready"
     );
+    let watcher = daemon.clone();
+    tokio::spawn(async move {
+        let supervisor = watcher.supervisor();
+        if !supervisor.is_empty() {
+            supervisor.ready().await;
+            tracing::info!(processes = supervisor.snapshot().len(), "runtimes ready");
+        }
+        notify("READY=1");
+    });
     let reloader = daemon.clone();
     let on_hup = tokio::spawn(async move {
         while hup.recv().await.is_some() {
@@ -86,6 +101,7 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
                     tracing::error!(%error, "reload refused; the running configuration stays")
                 }
             }
+            reloader.supervisor().restart_all();
         }
     });
     let shutdown = async {
@@ -93,6 +109,7 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
             _ = term.recv() => tracing::info!("SIGTERM received"),
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
+        notify("STOPPING=1");
     };
     daemon.serve(listeners, gateway, shutdown).await;
     on_hup.abort();
@@ -105,7 +122,7 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
 
 /// The gateway listeners `config` asks for, or none when no endpoint needs a runtime.
 async fn bind_gateway(config: &Config, daemon: &Daemon) -> Result<Vec<GatewayListener>, BindError> {
-    if !daemon.serves_runtimes() {
+    if !daemon.serves_runtimes() && daemon.supervisor().is_empty() {
         tracing::info!("no endpoint needs a runtime; the gateway socket is not opened");
         return Ok(Vec::new());
     }

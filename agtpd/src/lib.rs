@@ -13,6 +13,7 @@
 //! - `settings`: the reloadable settings a connection uses, and response stamping;
 //! - [`gateway`]: the runtime gateway (pools of runtime connections over a Unix socket),
 //!   the signing key and `agtpd keygen`;
+//! - [`supervisor`]: the process manager for `[[runtime]]` pools, and the runtime shim;
 //! - `tls`: rustls, TLS 1.3 only;
 //! - [`modules`]: the only file that names the compiled-in operational modules;
 //! - `pipeline`: runs the loaded modules' phases around each exchange;
@@ -45,7 +46,9 @@ mod policy;
 mod server;
 mod settings;
 mod site;
+pub mod supervisor;
 mod tls;
 
 pub use launch::{launch, serve_blocking, ExitStatus};
 pub use server::Daemon;
+pub use supervisor::runtime_shim;

@@ -18,6 +18,7 @@ use crate::connection::Connection;
 use crate::gateway::{Gateway, GatewayListener};
 use crate::pipeline::Pipeline;
 use crate::settings::Settings;
+use crate::supervisor::Supervisor;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
 pub struct Daemon {
@@ -27,6 +28,7 @@ pub struct Daemon {
     max_connections: usize,
     gateway: Arc<Gateway>,
     pipeline: Arc<Pipeline>,
+    supervisor: Supervisor,
 }
 
 impl Daemon {
@@ -78,6 +80,7 @@ impl Daemon {
             max_connections: config.max_connections,
             gateway,
             pipeline,
+            supervisor: Supervisor::new(&config.runtime),
         })
     }
 
@@ -89,6 +92,11 @@ impl Daemon {
     /// Tells every module to reopen its files (SIGHUP, after logrotate renamed them).
     pub fn reopen_modules(&self) {
         self.pipeline.reopen();
+    }
+
+    /// The runtime processes agtpd runs (`[[runtime]]`): restarts, readiness, counters.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
     }
 
     /// The runtime gateway: its pools and their counters.
@@ -133,6 +141,7 @@ impl Daemon {
                 current.gateway.tcp_listen != new.gateway.tcp_listen,
             ),
             ("modules", current.modules != new.modules),
+            ("runtime", current.runtime != new.runtime),
         ] {
             if changed {
                 tracing::warn!(
@@ -152,6 +161,7 @@ impl Daemon {
             .clone_from(&current.gateway.socket_group);
         effective.gateway.tcp_listen = current.gateway.tcp_listen;
         effective.modules.clone_from(&current.modules);
+        effective.runtime.clone_from(&current.runtime);
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
@@ -184,7 +194,8 @@ impl Daemon {
 
     /// Serves every listener, AGTP and gateway, until `shutdown` completes, then drains:
     /// stops accepting, closes idle connections, lets requests in flight finish within
-    /// `timeouts.drain`, and cuts whatever is left; last, says goodbye to the runtimes.
+    /// `timeouts.drain`, and cuts whatever is left; then says goodbye to the runtimes and,
+    /// last, stops the supervised ones. Supervised runtimes start once the gateway listens.
     pub async fn serve(
         &self,
         listeners: Vec<TcpListener>,
@@ -192,6 +203,7 @@ impl Daemon {
         shutdown: impl Future<Output = ()>,
     ) {
         self.gateway.serve(gateway);
+        self.start_runtimes();
         let drain = CancellationToken::new();
         let cut = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -228,7 +240,32 @@ impl Daemon {
         }
         // Order matters: runtimes are told goodbye only once no AGTP request needs them.
         self.gateway.shutdown().await;
+        self.supervisor.stop().await;
         tracing::info!("stopped");
+    }
+
+    fn start_runtimes(&self) {
+        if self.supervisor.is_empty() {
+            return;
+        }
+        if !self.gateway.is_listening() {
+            tracing::error!("the gateway does not listen; the [[runtime]] pools are not started");
+            return;
+        }
+        let socket = self
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .gateway_socket
+            .clone();
+        let pools: Vec<String> = self
+            .gateway
+            .snapshot()
+            .into_iter()
+            .filter(|p| p.n_endpoints > 0)
+            .map(|p| p.pool)
+            .collect();
+        self.supervisor.start(&self.gateway, socket, &pools);
     }
 }
 

@@ -9,6 +9,8 @@
 //! flight (and any job that raced into the channel) is answered with what is known:
 //! written or not.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +59,10 @@ pub(super) struct RuntimeConnection<S> {
     pub(super) module: String,
     pub(super) peer_goodbye: bool,
     pub(super) next_nonce: u64,
+    /// The peer's pid and that process's request counter, when the socket knows the pid.
+    pub(super) served: Option<(u32, Arc<AtomicU64>)>,
+    /// The processes asked to retire.
+    pub(super) retiring: watch::Receiver<BTreeSet<u32>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
@@ -73,6 +79,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
             let _ = job.reply.send(outcome);
         }
         self.pool.leave(self.slot.id);
+        if let Some((pid, _)) = &self.served {
+            self.gateway.processes.leave(*pid);
+        }
         let (pool, module) = (self.pool.name(), self.module.as_str());
         match end {
             End::Protocol(code, detail) => {
@@ -102,6 +111,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
     }
 
     async fn serve(&mut self) -> End {
+        // A process already retiring (it reconnected after its goodbye) gets another.
+        if let Some(reason) = self.goodbye_due() {
+            return self.goodbye(reason).await;
+        }
         loop {
             let job = match self.idle().await {
                 Ok(job) => job,
@@ -126,6 +139,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
             Some(GoodbyeReason::Shutdown)
         } else if self.manifest.borrow().manifest_hash != self.manifest_hash {
             Some(GoodbyeReason::ManifestReload)
+        } else if self
+            .served
+            .as_ref()
+            .is_some_and(|(pid, _)| self.retiring.borrow().contains(pid))
+        {
+            Some(GoodbyeReason::Drain)
         } else {
             None
         }
@@ -144,6 +163,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
                     return Err(self.goodbye(GoodbyeReason::Shutdown).await)
                 }
                 Ok(()) = self.manifest.changed() => {
+                    if let Some(reason) = self.goodbye_due() {
+                        return Err(self.goodbye(reason).await);
+                    }
+                }
+                Ok(()) = self.retiring.changed() => {
                     if let Some(reason) = self.goodbye_due() {
                         return Err(self.goodbye(reason).await);
                     }

@@ -29,8 +29,9 @@ enum Refused {
     Rejected(RegisterAck),
 }
 
-/// Serves one accepted connection: the handshake, then the connection's own loop.
-pub(super) async fn serve<S>(stream: S, gateway: Arc<Gateway>, peer: String)
+/// Serves one accepted connection: the handshake, then the connection's own loop. `pid` is
+/// the peer's process id when the socket knows it.
+pub(super) async fn serve<S>(stream: S, gateway: Arc<Gateway>, peer: String, pid: Option<u32>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -112,7 +113,7 @@ where
         pool = pool.name(),
         module = hello.module.id,
         version = hello.module.version,
-        pid = hello.module.pid,
+        pid,
         %peer,
         encoding = framed.codec().encoding().map(|e| e.name()),
         resumed,
@@ -120,7 +121,11 @@ where
         "runtime registered"
     );
     let (jobs_tx, jobs) = mpsc::channel(1);
+    let served = pid.map(|pid| (pid, gateway.processes.join(pid, pool.name())));
+    let retiring = gateway.processes.subscribe();
     let connection = RuntimeConnection {
+        served,
+        retiring,
         framed,
         slot: Slot {
             id: gateway.next_connection_id(),

@@ -146,7 +146,13 @@ impl GatewayListener {
                     match accepted {
                         Ok((stream, _)) => {
                             let peer = format!("unix:{}", path.display());
-                            gateway.spawn(handshake::serve(stream, gateway.clone(), peer));
+                            let pid = stream
+                                .peer_cred()
+                                .ok()
+                                .and_then(|cred| cred.pid())
+                                .and_then(|pid| u32::try_from(pid).ok());
+                            let serve = handshake::serve(stream, gateway.clone(), peer, pid);
+                            gateway.spawn(serve);
                         }
                         Err(error) => backoff(error).await,
                     }
@@ -163,7 +169,7 @@ impl GatewayListener {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let peer = peer.to_string();
-                        gateway.spawn(handshake::serve(stream, gateway.clone(), peer));
+                        gateway.spawn(handshake::serve(stream, gateway.clone(), peer, None));
                     }
                     Err(error) => backoff(error).await,
                 }

@@ -84,6 +84,8 @@ pub struct PoolSnapshot {
     pub n_timeouts: u64,
     /// Requests answered with 503 `runtime-failed`.
     pub n_failed: u64,
+    /// The processes behind the connections (Unix socket peers only), by pid.
+    pub processes: Vec<super::ProcessSnapshot>,
 }
 
 /// What [`Pool::acquire`] found.
@@ -229,6 +231,7 @@ impl Pool {
             n_rejected_unavailable: s.n_rejected_unavailable.load(Relaxed),
             n_timeouts: s.n_timeouts.load(Relaxed),
             n_failed: s.n_failed.load(Relaxed),
+            processes: Vec::new(),
         }
     }
 }

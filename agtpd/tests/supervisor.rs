@@ -1,0 +1,307 @@
+//! The process manager, with the real `agtpd` binary and real runtime processes
+//! (`misbehaving.py`): restarts, backoff, recycling, stop, and no orphans.
+
+#![allow(clippy::unwrap_used)]
+
+mod runtimes;
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use runtimes::{body, query, Endpoint, Site};
+use serde_json::Value;
+use support::Client;
+use tokio::net::TcpStream;
+
+const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
+const MISBEHAVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtimes/misbehaving.py");
+
+/// agtpd running `[[runtime]]` over a test site, its JSON log collected as it comes.
+struct Supervised {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Value>>>,
+    _site: Site,
+}
+
+impl Supervised {
+    /// `runtime` is the body of a `[[runtime]]` section for pool `default`.
+    fn start(runtime: &str) -> Supervised {
+        let site = Site::new(&[Endpoint::query("/things")]);
+        let dir = site.dir.path();
+        let config = format!(
+            "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n\n[[runtime]]\npool = \"default\"\n{runtime}",
+            dir.join("agents"),
+            dir.join("endpoints"),
+            site.socket,
+        );
+        let path = dir.join("agtpd.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(AGTPD)
+            .args([
+                "--config",
+                path.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--log-format", "json"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let collected = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let event = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                collected.lock().unwrap().push(event);
+            }
+        });
+        let mut supervised = Supervised {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+            _site: site,
+        };
+        let ready = supervised.wait_for(|e| message(e) == "agtpd ready");
+        supervised.addr = ready["fields"]["listen"].as_str().unwrap().parse().unwrap();
+        supervised
+    }
+
+    fn events(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| pred(e))
+            .cloned()
+            .collect()
+    }
+
+    /// The first event matching `pred`, waiting at most 10 s.
+    fn wait_for(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(found) = self.events(&pred).into_iter().next() {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no such log event; got {:#?}", self.log.lock().unwrap());
+    }
+
+    /// The pids of the processes that registered so far, in order.
+    fn registered(&self) -> Vec<u64> {
+        self.events(|e| message(e) == "runtime registered its process")
+            .iter()
+            .map(|e| e["fields"]["pid"].as_u64().unwrap())
+            .collect()
+    }
+
+    async fn ask(&self, input: &str) -> agtp_core::Response {
+        let mut client = Client::new(TcpStream::connect(self.addr).await.unwrap());
+        client.exchange(query("/things", input)).await
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    fn wait(&mut self) -> Option<i32> {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("agtpd did not exit");
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn message(event: &Value) -> &str {
+    event["fields"]["message"].as_str().unwrap_or("")
+}
+
+/// Whether `pid` is gone: no `/proc` entry, or a zombie waiting for init.
+fn gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+fn wait_gone(pid: u64) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn runtime(mode: &str) -> String {
+    format!("command = \"python3\"\nargs = [{MISBEHAVING:?}, \"{mode}\"]\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_killed_under_load_answers_every_request_and_the_pool_recovers() {
+    let agtpd = Supervised::start(&format!("{}connections = 4\n", runtime("ok")));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let victim = agtpd.registered()[0];
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let addr = agtpd.addr;
+        load.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
+                let request = query("/things", r#"{"mode":"slow-ok","delay_ms":200}"#);
+                let answer = tokio::time::timeout(Duration::from_secs(3), client.exchange(request));
+                statuses.push(answer.await.expect("no request hangs").status.code());
+            }
+            statuses
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
+    let mut statuses = Vec::new();
+    for task in load {
+        statuses.extend(task.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&503),
+        "the kill cut requests in flight: {statuses:?}"
+    );
+    let exit = agtpd.wait_for(|e| message(e).starts_with("runtime exited"));
+    assert_eq!(exit["fields"]["signal"], "SIGKILL");
+    agtpd.wait_for(|e| {
+        message(e) == "runtime registered its process" && e["fields"]["pid"] != victim
+    });
+    assert_eq!(agtpd.ask("{}").await.status.code(), 200);
+}
+
+#[tokio::test]
+async fn a_runtime_that_crashes_at_start_is_restarted_with_backoff_and_never_ready() {
+    let crashing = "command = \"python3\"\nargs = [\"-c\", \"import sys; print('boom', file=sys.stderr); sys.exit(3)\"]\n";
+    let agtpd = Supervised::start(crashing);
+    std::thread::sleep(Duration::from_millis(2000));
+    let exits = agtpd.events(|e| message(e).starts_with("runtime exited"));
+    assert!(exits.len() >= 3, "restarted several times: {exits:#?}");
+    assert!(
+        exits.len() <= 6,
+        "with a growing delay, not in a tight loop: {}",
+        exits.len()
+    );
+    assert!(exits.iter().all(|e| e["fields"]["code"] == 3));
+    let delays: Vec<&str> = exits
+        .iter()
+        .map(|e| e["fields"]["restart_in"].as_str().unwrap())
+        .collect();
+    assert_eq!(&delays[..3], &["100ms", "200ms", "400ms"]);
+    assert!(!agtpd
+        .events(|e| e["fields"]["stream"] == "stderr" && message(e) == "boom")
+        .is_empty());
+    assert!(agtpd.events(|e| message(e) == "runtimes ready").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_finishes_the_requests_in_flight_and_leaves_no_runtime_behind() {
+    let mut agtpd = Supervised::start(&format!("{}processes = 2\n", runtime("ok")));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let pids = agtpd.registered();
+    assert_eq!(pids.len(), 2);
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut client = Client::new(TcpStream::connect(agtpd.addr).await.unwrap());
+        client
+            .send(query("/things", r#"{"mode":"slow-ok","delay_ms":600}"#))
+            .await;
+        clients.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    agtpd.signal(Signal::SIGTERM);
+    for client in &mut clients {
+        assert_eq!(client.response().await.status.code(), 200);
+    }
+    assert_eq!(agtpd.wait(), Some(0));
+    for pid in pids {
+        assert!(gone(pid), "runtime {pid} outlived agtpd");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_requests_replaces_the_runtime_without_losing_a_request() {
+    let agtpd = Supervised::start(&format!("{}max_requests = 15\n", runtime("ok")));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let addr = agtpd.addr;
+        load.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for _ in 0..25 {
+                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
+                let response = client
+                    .exchange(query("/things", r#"{"mode":"slow-ok","delay_ms":5}"#))
+                    .await;
+                answers.push((response.status.code(), body(&response)["pid"].as_u64()));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answers
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in load {
+        answers.extend(task.await.unwrap());
+    }
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    let pids: BTreeSet<u64> = answers.iter().filter_map(|(_, pid)| *pid).collect();
+    assert!(
+        pids.len() >= 2,
+        "served by several processes in turn: {pids:?}"
+    );
+    assert!(!agtpd
+        .events(|e| message(e) == "max_requests reached; replacing the runtime")
+        .is_empty());
+    let first = agtpd.registered()[0];
+    assert!(wait_gone(first), "the replaced runtime was stopped");
+}
+
+#[tokio::test]
+async fn kill_9_of_agtpd_leaves_no_runtime_behind() {
+    let mut agtpd = Supervised::start(&format!("{}processes = 2\n", runtime("ok")));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let pids = agtpd.registered();
+    agtpd.signal(Signal::SIGKILL);
+    let _ = agtpd.wait();
+    for pid in pids {
+        assert!(wait_gone(pid), "runtime {pid} outlived agtpd");
+    }
+}
