@@ -5,19 +5,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use support::running::{Running, AGTPD};
 use support::Client;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
-
-const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
 
 /// Writes a key pair and a config loading `audit` into `dir/audit.log`.
 fn setup(dir: &Path) -> String {
@@ -55,66 +51,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-struct Running {
-    child: Child,
-    addr: SocketAddr,
+/// agtpd with `config`, which must load the audit module.
+fn start(config: &str) -> Running {
+    let running = Running::start(config, &[], &[]);
+    assert_eq!(running.ready["fields"]["modules"], "audit");
+    running
 }
 
 impl Running {
-    fn start(config: &str) -> Running {
-        let mut child = Command::new(AGTPD)
-            .args([
-                "--config",
-                config,
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .env_clear()
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("agtpd logs its readiness").unwrap();
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if event["fields"]["message"] == "agtpd ready" {
-                assert_eq!(event["fields"]["modules"], "audit");
-                break event["fields"]["listen"].as_str().unwrap().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Running { child, addr }
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
-    }
-
     async fn requests(&self, n: usize) {
-        let mut client = Client::new(TcpStream::connect(self.addr).await.unwrap());
+        let mut client = self.client().await;
         for _ in 0..n {
             let r = client.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
             assert_eq!(r.status.code(), 200);
         }
-    }
-
-    fn wait(mut self) -> Option<i32> {
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("agtpd did not exit");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -123,7 +73,7 @@ async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_an
 ) {
     let dir = TempDir::new().unwrap();
     let config = setup(dir.path());
-    let daemon = Running::start(&config);
+    let daemon = start(&config);
     daemon.requests(20).await;
     // Under load: clients keep sending while the daemon is killed.
     let addr = daemon.addr;
@@ -162,7 +112,7 @@ async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_an
     );
 
     // The next run continues the chain, marks the unclean stop, and seals on SIGTERM.
-    let daemon = Running::start(&config);
+    let daemon = start(&config);
     daemon.requests(3).await;
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait(), Some(0));
@@ -177,7 +127,7 @@ async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_an
 async fn a_logrotate_rename_plus_sighup_continues_the_chain_in_a_new_file() {
     let dir = TempDir::new().unwrap();
     let config = setup(dir.path());
-    let daemon = Running::start(&config);
+    let daemon = start(&config);
     daemon.requests(10).await;
     let log = dir.path().join("audit.log");
     std::fs::rename(&log, dir.path().join("audit.log.1")).unwrap();
@@ -207,7 +157,7 @@ async fn a_logrotate_rename_plus_sighup_continues_the_chain_in_a_new_file() {
 async fn audit_verify_names_an_edited_record_and_exits_non_zero() {
     let dir = TempDir::new().unwrap();
     let config = setup(dir.path());
-    let daemon = Running::start(&config);
+    let daemon = start(&config);
     daemon.requests(5).await;
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait(), Some(0));

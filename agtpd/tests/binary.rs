@@ -4,20 +4,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use agtp_core::Status;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use support::Client;
+use nix::sys::signal::Signal;
+use support::running::{Running, AGTPD};
 use tempfile::TempDir;
-use tokio::net::TcpStream;
-
-const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
 
 fn agtpd(args: &[&str]) -> Output {
     Command::new(AGTPD).args(args).env_clear().output().unwrap()
@@ -186,50 +180,7 @@ fn plaintext_off_loopback_needs_both_the_config_key_and_insecure() {
     assert_eq!(ipv6_loopback.status.code(), Some(0));
 }
 
-/// A daemon process whose listen address was read from its JSON log.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-}
-
 impl Running {
-    fn start(config: &str, envs: &[(&str, &str)], args: &[&str]) -> Running {
-        let mut child = Command::new(AGTPD)
-            .args([
-                "--config",
-                config,
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .args(args)
-            .env_clear()
-            .envs(envs.iter().copied())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("agtpd logs its readiness").unwrap();
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if event["fields"]["message"] == "agtpd ready" {
-                break event["fields"]["listen"].as_str().unwrap().parse().unwrap();
-            }
-        };
-        // Keep draining the log so the daemon never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Running { child, addr }
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
-    }
-
-    async fn client(&self) -> Client<TcpStream> {
-        Client::new(TcpStream::connect(self.addr).await.unwrap())
-    }
-
     async fn server_id(&self) -> String {
         let response = self
             .client()
@@ -237,24 +188,6 @@ impl Running {
             .exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
             .await;
         response.headers.get("Server-ID").unwrap().to_owned()
-    }
-
-    fn wait(mut self) -> Option<i32> {
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("agtpd did not exit");
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
