@@ -259,10 +259,8 @@ async fn invoke(
     // The request's TTL counts from here: it was read in full just before the gates.
     let arrival = Instant::now();
     let held: Vec<String> = match request.headers.get("Authority-Scope") {
-        Some(claim) => claim
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        Some(claim) => crate::agents::claimed_scopes(claim)
+            .into_iter()
             .map(str::to_owned)
             .collect(),
         None => agent.map(|a| a.scopes().to_vec()).unwrap_or_default(),
