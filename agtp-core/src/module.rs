@@ -181,6 +181,37 @@ pub trait Module: Send + Sync + 'static {
 
     /// Called once when the daemon reopens its files (SIGHUP), e.g. after logrotate.
     fn reopen(&self) {}
+
+    /// The module's own metrics, read on every scrape of the daemon's `/metrics`. The
+    /// default exports none.
+    fn metrics(&self) -> Vec<ModuleMetric> {
+        Vec::new()
+    }
+}
+
+/// Whether a [`ModuleMetric`] only grows or goes up and down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Monotonic; the name ends in `_total`.
+    Counter,
+    /// A current value, e.g. entries held.
+    Gauge,
+}
+
+/// One sample a module exports. The daemon prefixes the name with `agtpd_` and groups
+/// samples of the same name into one metric family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleMetric {
+    /// Prometheus-style name without the `agtpd_` prefix, e.g. `cache_hits_total`.
+    pub name: &'static str,
+    /// One line of help text.
+    pub help: &'static str,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Label pairs, e.g. `[("upstream", "agtp://10.0.0.2:4480")]`; often empty.
+    pub labels: Vec<(&'static str, String)>,
+    /// The current value.
+    pub value: u64,
 }
 
 /// Builds a module from its `[modules.NAME]` table. Listed in agtpd's module table.
