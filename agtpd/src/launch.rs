@@ -101,7 +101,7 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
                     tracing::error!(%error, "reload refused; the running configuration stays")
                 }
             }
-            reloader.supervisor().restart_all();
+            reloader.restart_runtimes();
         }
     });
     let shutdown = async {

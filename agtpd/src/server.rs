@@ -18,7 +18,7 @@ use crate::connection::Connection;
 use crate::gateway::{Gateway, GatewayListener};
 use crate::pipeline::Pipeline;
 use crate::settings::Settings;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{self, Supervisor};
 
 /// A configured daemon, not yet serving. Building one binds nothing.
 pub struct Daemon {
@@ -99,6 +99,13 @@ impl Daemon {
         &self.supervisor
     }
 
+    /// SIGHUP's rolling restart of the supervised runtimes, with the `[[runtime]]`
+    /// sections of the running (possibly just reloaded) configuration.
+    pub fn restart_runtimes(&self) {
+        let config = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        self.supervisor.restart_all(&config.runtime);
+    }
+
     /// The runtime gateway: its pools and their counters.
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
@@ -141,7 +148,10 @@ impl Daemon {
                 current.gateway.tcp_listen != new.gateway.tcp_listen,
             ),
             ("modules", current.modules != new.modules),
-            ("runtime", current.runtime != new.runtime),
+            (
+                "runtime (pools or process counts)",
+                !supervisor::runtimes_reloadable(&current.runtime, &new.runtime),
+            ),
         ] {
             if changed {
                 tracing::warn!(
@@ -161,7 +171,9 @@ impl Daemon {
             .clone_from(&current.gateway.socket_group);
         effective.gateway.tcp_listen = current.gateway.tcp_listen;
         effective.modules.clone_from(&current.modules);
-        effective.runtime.clone_from(&current.runtime);
+        if !supervisor::runtimes_reloadable(&current.runtime, &new.runtime) {
+            effective.runtime.clone_from(&current.runtime);
+        }
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
@@ -174,6 +186,10 @@ impl Daemon {
             ("tls", current.tls != effective.tls),
             ("gateway", current.gateway != effective.gateway),
             ("signing", current.signing != effective.signing),
+            (
+                "runtime (applied by the rolling restart)",
+                current.runtime != effective.runtime,
+            ),
         ] {
             if changed {
                 tracing::info!(key, "reloaded");

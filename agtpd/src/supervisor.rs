@@ -131,6 +131,21 @@ pub(crate) fn validate(runtimes: &[RuntimeConfig]) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Whether a reload can apply `new` `[[runtime]]` sections by a rolling restart: the same
+/// pools with the same process counts. Anything else needs a restart of agtpd.
+pub(crate) fn runtimes_reloadable(current: &[RuntimeConfig], new: &[RuntimeConfig]) -> bool {
+    let shape = |runtimes: &[RuntimeConfig]| {
+        runtimes
+            .iter()
+            .map(|r| (r.pool.clone(), r.processes))
+            .collect::<BTreeMap<_, _>>()
+    };
+    shape(current) == shape(new)
+}
+
+/// The `[[runtime]]` sections of the latest rolling restart; each change is one restart.
+pub(crate) type Generation = Arc<[Arc<RuntimeConfig>]>;
+
 /// One process slot at one moment, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlotSnapshot {
@@ -162,7 +177,7 @@ pub struct Supervisor {
     runtimes: Vec<Arc<RuntimeConfig>>,
     shim: OnceLock<PathBuf>,
     slots: Mutex<Vec<(String, usize, Arc<SlotState>)>>,
-    generation: watch::Sender<u64>,
+    generation: watch::Sender<Generation>,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -173,7 +188,7 @@ impl Supervisor {
             runtimes: runtimes.iter().cloned().map(Arc::new).collect(),
             shim: OnceLock::new(),
             slots: Mutex::new(Vec::new()),
-            generation: watch::Sender::new(0),
+            generation: watch::Sender::new(Generation::default()),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -221,11 +236,14 @@ impl Supervisor {
         }
     }
 
-    /// SIGHUP: replaces every process, each by a new one that registers first.
-    pub fn restart_all(&self) {
+    /// SIGHUP: replaces every process, each by a new one that registers first. The new
+    /// processes run with `runtimes`, the reloaded `[[runtime]]` sections (same pools and
+    /// process counts as at start; [`runtimes_reloadable`] decides).
+    pub fn restart_all(&self, runtimes: &[RuntimeConfig]) {
         if !self.is_empty() {
             tracing::info!("rolling restart of the supervised runtimes");
-            self.generation.send_modify(|g| *g += 1);
+            self.generation
+                .send_replace(runtimes.iter().cloned().map(Arc::new).collect());
         }
     }
 

@@ -35,15 +35,7 @@ impl Supervised {
     /// `runtime` is the body of a `[[runtime]]` section for pool `default`.
     fn start(runtime: &str) -> Supervised {
         let site = Site::new(&[Endpoint::query("/things")]);
-        let dir = site.dir.path();
-        let config = format!(
-            "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n\n[[runtime]]\npool = \"default\"\n{runtime}",
-            dir.join("agents"),
-            dir.join("endpoints"),
-            site.socket,
-        );
-        let path = dir.join("agtpd.toml");
-        std::fs::write(&path, config).unwrap();
+        let path = write_config(&site, runtime);
         let mut child = Command::new(AGTPD)
             .args([
                 "--config",
@@ -73,6 +65,11 @@ impl Supervised {
         let ready = supervised.wait_for(|e| message(e) == "agtpd ready");
         supervised.addr = ready["fields"]["listen"].as_str().unwrap().parse().unwrap();
         supervised
+    }
+
+    /// Rewrites the config file with another `[[runtime]]` body, for a SIGHUP.
+    fn rewrite(&self, runtime: &str) {
+        write_config(&self._site, runtime);
     }
 
     fn events(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
@@ -130,6 +127,21 @@ impl Drop for Supervised {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes `agtpd.toml` into the site: the site's directories and socket, and one
+/// `[[runtime]]` section for pool `default` with `runtime` as its body.
+fn write_config(site: &Site, runtime: &str) -> std::path::PathBuf {
+    let dir = site.dir.path();
+    let config = format!(
+        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n\n[[runtime]]\npool = \"default\"\n{runtime}",
+        dir.join("agents"),
+        dir.join("endpoints"),
+        site.socket,
+    );
+    let path = dir.join("agtpd.toml");
+    std::fs::write(&path, config).unwrap();
+    path
 }
 
 fn message(event: &Value) -> &str {
@@ -304,4 +316,122 @@ async fn kill_9_of_agtpd_leaves_no_runtime_behind() {
     for pid in pids {
         assert!(wait_gone(pid), "runtime {pid} outlived agtpd");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_replaces_every_runtime_new_ones_first_with_the_reloaded_settings() {
+    let two = |tag: &str| {
+        format!(
+            "{}processes = 2\nenv = {{ TAG = \"{tag}\" }}\n",
+            runtime("ok")
+        )
+    };
+    let agtpd = Supervised::start(&two("before"));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let old = agtpd.registered();
+    assert_eq!(old.len(), 2);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (addr, stop) = (agtpd.addr, stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
+                let request = query("/things", r#"{"mode":"slow-ok","delay_ms":50}"#);
+                let answer = tokio::time::timeout(Duration::from_secs(5), client.exchange(request));
+                statuses.push(answer.await.expect("no request hangs").status.code());
+            }
+            statuses
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    agtpd.rewrite(&two("after"));
+    agtpd.signal(Signal::SIGHUP);
+    for pid in &old {
+        assert!(wait_gone(*pid), "the old runtime {pid} was stopped");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    for task in load {
+        statuses.extend(task.await.unwrap());
+    }
+    assert!(
+        statuses.len() > 20,
+        "load ran through the restart: {}",
+        statuses.len()
+    );
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let log = agtpd.log.lock().unwrap().clone();
+    let position = |pred: &dyn Fn(&Value) -> bool| log.iter().position(pred).unwrap();
+    let new: Vec<u64> = agtpd
+        .registered()
+        .into_iter()
+        .filter(|p| !old.contains(p))
+        .collect();
+    assert_eq!(new.len(), 2, "one new process per slot: {new:?}");
+    let first_new = position(&|e| {
+        message(e) == "runtime registered its process"
+            && new.contains(&e["fields"]["pid"].as_u64().unwrap())
+    });
+    for pid in &old {
+        let stopped = position(&|e| message(e) == "runtime stopped" && e["fields"]["pid"] == *pid);
+        assert!(
+            first_new < stopped,
+            "a new process registered before {pid} was stopped"
+        );
+    }
+    for pid in &new {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        assert!(
+            vars.contains(&&b"TAG=after"[..]),
+            "runtime {pid} runs with the reloaded env"
+        );
+    }
+    assert!(!agtpd
+        .events(|e| message(e) == "reloaded"
+            && e["fields"]["key"] == "runtime (applied by the rolling restart)")
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_that_cannot_start_leaves_the_old_runtime_serving_and_retries_with_backoff() {
+    // Starts once; every later start of this command fails at once.
+    let marker = tempfile::tempdir().unwrap();
+    let marker = marker.path().join("started");
+    let once = format!(
+        "import os, sys\nif os.path.exists({marker:?}): sys.exit(3)\nopen({marker:?}, 'w').close()\nos.execvp('python3', ['python3', {MISBEHAVING:?}, 'ok'])"
+    );
+    let agtpd = Supervised::start(&format!(
+        "command = \"python3\"\nargs = [\"-c\", {once:?}]\nmax_requests = 3\n"
+    ));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let original = agtpd.registered()[0];
+    for _ in 0..3 {
+        assert_eq!(agtpd.ask("{}").await.status.code(), 200);
+    }
+    std::thread::sleep(Duration::from_millis(1600));
+    let mut pids = BTreeSet::new();
+    for _ in 0..5 {
+        let response = agtpd.ask("{}").await;
+        assert_eq!(response.status.code(), 200);
+        pids.insert(body(&response)["pid"].as_u64().unwrap());
+    }
+    assert_eq!(
+        pids,
+        BTreeSet::from([original]),
+        "the old runtime kept serving"
+    );
+    let retries: Vec<String> = agtpd
+        .events(|e| {
+            message(e) == "the replacement did not register; the running process keeps serving"
+        })
+        .iter()
+        .map(|e| e["fields"]["retry_in"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(retries.len() >= 3 && retries.len() <= 6, "{retries:?}");
+    assert_eq!(&retries[..3], &["100ms", "200ms", "400ms"]);
 }

@@ -17,7 +17,7 @@ use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{output, RuntimeConfig, SlotState};
+use super::{output, Generation, RuntimeConfig, SlotState};
 use crate::gateway::Gateway;
 
 /// The first restart delay; it doubles after each quick failure.
@@ -36,7 +36,7 @@ pub(super) struct Slot {
     pub(super) socket: PathBuf,
     pub(super) shim: Option<PathBuf>,
     pub(super) stop: CancellationToken,
-    pub(super) generation: watch::Receiver<u64>,
+    pub(super) generation: watch::Receiver<Generation>,
     pub(super) tasks: TaskTracker,
 }
 
@@ -57,6 +57,8 @@ impl Slot {
     pub(super) async fn run(mut self) {
         // Quick failures in a row; the restart delay grows with it.
         let mut failures = 0u32;
+        // Replacements in a row that failed to register; the next try waits longer.
+        let mut failed_replacements = 0u32;
         let mut current = None;
         loop {
             let mut running = match current.take() {
@@ -84,27 +86,46 @@ impl Slot {
                     match why {
                         Recycle::MaxRequests(n) => tracing::info!(pool = self.config.pool, pid, n_served = n, "max_requests reached; replacing the runtime"),
                         Recycle::Reload => {
-                            self.generation.borrow_and_update();
+                            let reloaded = self.generation.borrow_and_update().iter().find(|r| r.pool == self.config.pool).cloned();
+                            if let Some(config) = reloaded {
+                                self.config = config;
+                            }
                             tracing::info!(pool = self.config.pool, pid, "replacing the runtime (rolling restart)");
                         }
                     }
-                    current = Some(self.replace(running).await);
+                    match self.replace(running).await {
+                        Ok(new) => {
+                            failed_replacements = 0;
+                            current = Some(new);
+                        }
+                        Err(old) if self.stop.is_cancelled() => return terminate(old, &self.config).await,
+                        Err(old) => {
+                            failed_replacements += 1;
+                            let delay = backoff(failed_replacements);
+                            tracing::warn!(pool = self.config.pool, pid, retry_in = ?delay, "the replacement did not register; the running process keeps serving");
+                            tokio::select! {
+                                _ = sleep(delay) => {}
+                                _ = self.stop.cancelled() => return terminate(old, &self.config).await,
+                            }
+                            current = Some(old);
+                        }
+                    }
                 }
             }
         }
     }
 
     /// Starts a new process; once it registered, retires `old` (goodbye once idle, then
-    /// SIGTERM). When the new one fails, `old` keeps serving.
-    async fn replace(&mut self, old: Running) -> Running {
+    /// SIGTERM). When the new one fails, `old` comes back and keeps serving.
+    async fn replace(&mut self, old: Running) -> Result<Running, Running> {
         match self.start_once(0).await {
             Started::Registered(new) => {
                 self.state.n_recycled.fetch_add(1, Relaxed);
                 let (gateway, config) = (self.gateway.clone(), self.config.clone());
                 self.tasks.spawn(retire(gateway, config, old));
-                new
+                Ok(new)
             }
-            Started::Failed | Started::Stopped => old,
+            Started::Failed | Started::Stopped => Err(old),
         }
     }
 
@@ -264,7 +285,7 @@ fn backoff(failures: u32) -> Duration {
 /// rolling restart was asked for.
 async fn recycle_due(
     gateway: &Gateway,
-    mut generation: watch::Receiver<u64>,
+    mut generation: watch::Receiver<Generation>,
     pid: u32,
     max_requests: u64,
 ) -> Recycle {
