@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod runtimes;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -261,10 +262,10 @@ async fn a_module_error_or_panic_answers_500_naming_it_and_the_daemon_keeps_serv
 
 // ---- the audit module ----------------------------------------------------------------
 
-/// A config loading `audit` into `dir/audit.log`, signed with a fresh key in `dir`.
-fn audited(dir: &Path) -> Config {
+/// `base` loading `audit` into `dir/audit.log`, signed with a fresh key in `dir`.
+fn audited(dir: &Path, base: Config) -> Config {
     agtpd::gateway::keygen(dir).unwrap();
-    let mut config = booking();
+    let mut config = base;
     config.signing.key_file = Some(dir.join("signing.key"));
     config.modules = ModulesConfig {
         load: vec!["audit".into()],
@@ -295,7 +296,7 @@ fn records(dir: &Path) -> Vec<Value> {
 async fn audit_records_the_real_wire_status_of_refusals_wire_errors_runtime_failures_and_short_circuits(
 ) {
     let dir = TempDir::new().unwrap();
-    let config = audited(dir.path());
+    let config = audited(dir.path(), booking());
     let j = journal();
     let mut modules = agtpd::modules::build(&config).unwrap();
     modules.push(Recorder::module("short", &j));
@@ -347,4 +348,57 @@ async fn audit_records_the_real_wire_status_of_refusals_wire_errors_runtime_fail
         records[2]["response_id"],
         short.headers.get("Response-ID").unwrap()
     );
+}
+
+#[tokio::test]
+async fn audit_records_the_wire_status_of_handler_timeouts_crashes_and_bad_output_from_a_real_runtime(
+) {
+    let mut endpoint = runtimes::Endpoint::query("/things");
+    endpoint.timeout = "300ms";
+    // Not idempotent: a crash is answered at once instead of retried on another connection.
+    endpoint.idempotent = false;
+    let site = runtimes::Site::new(&[endpoint]);
+    let dir = TempDir::new().unwrap();
+    let config = audited(dir.path(), site.config());
+    let modules = agtpd::modules::build(&config).unwrap();
+    let listener = agtpd::gateway::GatewayListener::bind_unix(&site.socket, None).unwrap();
+    let server = TestServer::start_with_gateway_and_modules(config, vec![listener], modules).await;
+    let _runtime = site.runtime("ok", &[]);
+    runtimes::ready(&server, "default", 1).await;
+    let mut statuses = Vec::new();
+    for mode in ["ok", "hang", "bad-output", "crash-mid-request"] {
+        let input = format!(r#"{{"mode": "{mode}"}}"#);
+        let response = server
+            .client()
+            .await
+            .exchange(runtimes::query("/things", &input))
+            .await;
+        let body: Value = serde_json::from_slice(&response.body).unwrap();
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        statuses.push((response.status.code(), code));
+        if mode != "crash-mid-request" {
+            // A timed-out connection is replaced before the next request.
+            runtimes::ready(&server, "default", 1).await;
+        }
+    }
+    server.stop().await;
+    let recorded: Vec<(u16, String)> = records(dir.path())
+        .iter()
+        .map(|r| {
+            let code = r["error_code"].as_str().unwrap_or_default().to_owned();
+            (u16::try_from(r["status"].as_u64().unwrap()).unwrap(), code)
+        })
+        .collect();
+    assert_eq!(recorded, statuses, "audit saw what the client saw");
+    let expected = [
+        (200, ""),
+        (504, "handler-timeout"),
+        (500, "output-validation-failed"),
+        (503, "runtime-failed"),
+    ];
+    let expected: Vec<(u16, String)> = expected.iter().map(|(s, c)| (*s, c.to_string())).collect();
+    assert_eq!(statuses, expected);
 }

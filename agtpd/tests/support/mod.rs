@@ -43,9 +43,18 @@ impl TestServer {
     /// Runs exactly `modules`, in this order (test modules; `agtpd::modules::build`
     /// gives the configured ones).
     pub async fn start_with_modules(config: Config, modules: Vec<Arc<dyn Module>>) -> TestServer {
+        TestServer::start_with_gateway_and_modules(config, Vec::new(), modules).await
+    }
+
+    /// Runs `modules` and serves runtimes on `gateway`.
+    pub async fn start_with_gateway_and_modules(
+        config: Config,
+        gateway: Vec<GatewayListener>,
+        modules: Vec<Arc<dyn Module>>,
+    ) -> TestServer {
         config.validate(false).expect("test config is valid");
         let daemon = Daemon::with_modules(&config, modules).expect("daemon builds");
-        TestServer::serve(daemon, Vec::new()).await
+        TestServer::serve(daemon, gateway).await
     }
 
     async fn serve(daemon: Daemon, gateway: Vec<GatewayListener>) -> TestServer {
