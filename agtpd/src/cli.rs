@@ -63,6 +63,11 @@ pub struct Cli {
     #[arg(long = "load-module", value_name = "NAME")]
     pub load_module: Vec<String>,
 
+    /// Address of the admin listener (/healthz, /readyz, /metrics, /status); replaces
+    /// `[admin] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// Print the compiled-in operational modules and exit.
     #[arg(long)]
     pub list_modules: bool,
@@ -83,6 +88,12 @@ pub enum Command {
     /// Work with the audit log `mod-audit` writes.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Exit 0 when the agtpd at the admin address answers /readyz with 200; 1 when it is
+    /// not ready or does not answer; 78 when no admin address is configured. For
+    /// Docker's HEALTHCHECK and similar probes.
+    Health(AdminTarget),
+    /// Show a running agtpd's pools, runtimes, modules and counters (its /status).
+    Status(StatusArgs),
     /// Internal: how agtpd starts a supervised runtime (parent-death signal, then exec).
     #[command(name = "__runtime-shim", hide = true)]
     RuntimeShim(ShimArgs),
@@ -131,6 +142,29 @@ pub struct ShimArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// Which running agtpd `health` and `status` ask: `--admin`, else `[admin] listen` from
+/// the configuration, read through the same layers as the daemon's.
+#[derive(Debug, Clone, Args)]
+pub struct AdminTarget {
+    /// Configuration file to read `[admin] listen` from (default /etc/agtpd/agtpd.toml
+    /// when it exists; `AGTPD_ADMIN__LISTEN` overrides it).
+    #[arg(short, long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The admin address to ask, instead of the configured one.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+}
+
+/// `agtpd status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: AdminTarget,
+    /// Print the /status JSON as it came.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `agtpd keygen`.
 #[derive(Debug, Clone, Args)]
 pub struct KeygenArgs {
@@ -165,12 +199,13 @@ impl Cli {
             modules: (!self.load_module.is_empty()).then(|| ModulesOverride {
                 load: self.load_module.clone(),
             }),
+            admin: self.admin_listen.map(|listen| AdminOverride { listen }),
         }
     }
 }
 
 /// The config keys a flag can set.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub(crate) struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<Vec<SocketAddr>>,
@@ -186,6 +221,14 @@ pub(crate) struct Overrides {
     endpoints_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     modules: Option<ModulesOverride>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin: Option<AdminOverride>,
+}
+
+/// `--admin-listen` replaces `[admin] listen` and leaves the rest of the table alone.
+#[derive(Debug, Serialize)]
+pub(crate) struct AdminOverride {
+    listen: SocketAddr,
 }
 
 /// `--load-module` replaces `[modules] load` and leaves the module tables alone.

@@ -1,5 +1,5 @@
 //! The one-off tasks `agtpd` runs instead of serving: `keygen`, `conformance`,
-//! `audit verify`, the internal `__runtime-shim`, `--list-modules` and `--check-config`.
+//! `audit verify`, `health`, `status`, the internal `__runtime-shim`, `--list-modules` and `--check-config`.
 
 use std::process::ExitCode;
 
@@ -14,6 +14,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Audit(AuditCommand::Verify(args)) => {
             ExitCode::from(crate::audit_verify::audit_verify(&args) as u8)
         }
+        Command::Health(target) => ExitCode::from(crate::admin::client::health(&target) as u8),
+        Command::Status(args) => ExitCode::from(crate::admin::client::status(&args) as u8),
         Command::Conformance(args) => match tokio::runtime::Runtime::new() {
             Ok(runtime) => ExitCode::from(
                 u8::try_from(runtime.block_on(crate::conformance::run(args))).unwrap_or(1),

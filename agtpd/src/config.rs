@@ -12,7 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::{Cli, LogFormat, Overrides};
 
 /// Read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/agtpd/agtpd.toml";
@@ -57,6 +57,9 @@ pub struct Config {
     pub manifest: ManifestInfo,
     /// `[[runtime]]`: pools whose runtime processes agtpd runs.
     pub runtime: Vec<crate::supervisor::RuntimeConfig>,
+    /// `[admin]`: the admin listener (health, readiness, metrics, status) and the
+    /// slow-request log.
+    pub admin: AdminConfig,
 }
 
 impl Default for Config {
@@ -80,7 +83,45 @@ impl Default for Config {
             policies: Policies::default(),
             manifest: ManifestInfo::default(),
             runtime: Vec::new(),
+            admin: AdminConfig::default(),
         }
+    }
+}
+
+/// `[admin]`: a plain-HTTP listener answering `/healthz`, `/readyz`, `/metrics` and
+/// `/status`, and the slow-request log.
+///
+/// ```toml
+/// [admin]
+/// listen = "127.0.0.1:4481"
+/// slow_request = "1s"
+/// ```
+/// The admin listener has no authentication, so a non-loopback address needs
+/// `allow_off_loopback = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where the admin listener binds; absent or empty: no admin listener.
+    #[serde(deserialize_with = "optional_address")]
+    pub listen: Option<SocketAddr>,
+    /// Admit a non-loopback `listen` address.
+    pub allow_off_loopback: bool,
+    /// Requests taking longer are logged at WARN with their timing breakdown; absent: off.
+    #[serde(with = "humantime_serde")]
+    pub slow_request: Option<Duration>,
+}
+
+/// An address, or nothing for an absent or empty value (`AGTPD_ADMIN__LISTEN=`).
+fn optional_address<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        Some(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}"))),
+        _ => Ok(None),
     }
 }
 
@@ -320,22 +361,35 @@ pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> ConfigEr
 /// Loads and validates the configuration for `cli`: defaults, then the file, then the
 /// environment, then the flags.
 pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    let config: Config = layers(cli.config.as_deref(), cli.overrides())?
+        .extract()
+        .map_err(|e| ConfigError::Load(Box::new(e)))?;
+    config.validate(cli.insecure)?;
+    Ok(config)
+}
+
+/// The `[admin]` table alone, through the same layers as [`load`] (file `config`, else
+/// the default file when it exists, then `AGTPD_*`), for `agtpd health` and `agtpd status`.
+pub fn load_admin(config: Option<&Path>) -> Result<AdminConfig, ConfigError> {
+    layers(config, Overrides::default())?
+        .extract_inner("admin")
+        .map_err(|e| ConfigError::Load(Box::new(e)))
+}
+
+/// Defaults < file < `AGTPD_*` environment < flags.
+fn layers(config: Option<&Path>, flags: Overrides) -> Result<Figment, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
-    match &cli.config {
-        Some(path) if !path.exists() => return Err(ConfigError::Missing(path.clone())),
+    match config {
+        Some(path) if !path.exists() => return Err(ConfigError::Missing(path.to_owned())),
         Some(path) => figment = figment.merge(Toml::file_exact(path)),
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
             figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
         }
         None => {}
     }
-    let config: Config = figment
+    Ok(figment
         .merge(Env::prefixed("AGTPD_").split("__"))
-        .merge(Serialized::defaults(cli.overrides()))
-        .extract()
-        .map_err(|e| ConfigError::Load(Box::new(e)))?;
-    config.validate(cli.insecure)?;
-    Ok(config)
+        .merge(Serialized::defaults(flags)))
 }
 
 impl Config {
@@ -362,7 +416,29 @@ impl Config {
         self.validate_gateway()?;
         crate::gateway::Signer::load(&self.signing)?;
         crate::supervisor::validate(&self.runtime)?;
+        self.validate_admin()?;
         self.validate_plaintext(insecure)
+    }
+
+    fn validate_admin(&self) -> Result<(), ConfigError> {
+        let admin = &self.admin;
+        if admin.slow_request.is_some_and(|d| d.is_zero()) {
+            return Err(invalid(
+                "admin.slow_request",
+                "must be greater than zero; leave it out to turn the slow-request log off",
+            ));
+        }
+        match admin.listen {
+            Some(addr) if !addr.ip().is_loopback() && !admin.allow_off_loopback => Err(invalid(
+                "admin.listen",
+                format!(
+                    "{addr} is not a loopback address and the admin listener has no \
+                     authentication; bind it to 127.0.0.1 or ::1, or set \
+                     admin.allow_off_loopback = true"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn validate_gateway(&self) -> Result<(), ConfigError> {

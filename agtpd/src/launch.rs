@@ -30,8 +30,11 @@ pub enum ExitStatus {
     NotRunnable = 127,
     /// An output file could not be created (73, EX_CANTCREAT).
     CantCreate = 73,
-    /// The configuration was refused (78, EX_CONFIG).
+    /// The configuration was refused (78, EX_CONFIG); also `agtpd health` without an
+    /// admin address.
     Config = 78,
+    /// `agtpd health`: not ready, or nothing answered (1, as Docker's HEALTHCHECK expects).
+    Unhealthy = 1,
 }
 
 /// Binds `config.listen` and, when endpoints need runtimes, the gateway socket for `daemon`
@@ -52,6 +55,16 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
             }
         }
     }
+    let admin = match config.admin.listen {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::error!(%addr, %error, "cannot listen for admin requests");
+                return ExitStatus::Bind;
+            }
+        },
+        None => None,
+    };
     let gateway = match bind_gateway(&config, &daemon).await {
         Ok(gateway) => gateway,
         Err(error) => {
@@ -73,9 +86,11 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         .map(|a| a.to_string())
         .collect();
     let gateway_at: Vec<String> = gateway.iter().map(GatewayListener::describe).collect();
+    let admin_at = admin.as_ref().and_then(|l| l.local_addr().ok());
     tracing::info!(
         listen = addresses.join(", "),
         gateway = gateway_at.join(", "),
+        admin = admin_at.map(|a| a.to_string()).unwrap_or_default(),
         tls = config.tls.cert_file.is_some(),
         server_id = config.server_id,
         modules = daemon.module_names().join(", "),
@@ -111,7 +126,13 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         }
         notify("STOPPING=1");
     };
+    // Its own task, outside the connection limit; it answers through the drain.
+    let admin = admin.map(|listener| tokio::spawn(crate::admin::serve(daemon.clone(), listener)));
     daemon.serve(listeners, gateway, shutdown).await;
+    if let Some(admin) = admin {
+        admin.abort();
+        let _ = admin.await;
+    }
     on_hup.abort();
     let _ = on_hup.await;
     // The last reference: dropping the daemon drops the modules, and the audit module

@@ -18,6 +18,8 @@
 //! - [`modules`]: the only file that names the compiled-in operational modules;
 //! - `pipeline`: runs the loaded modules' phases around each exchange;
 //! - [`launch`]: binds the listeners and wires the signals;
+//! - [`admin`]: the admin listener (`/healthz`, `/readyz`, `/metrics`, `/status`) and
+//!   its client side, `agtpd health` and `agtpd status`;
 //! - [`commands`]: what `agtpd` runs instead of serving (`keygen`, `conformance`,
 //!   `audit verify` in `audit_verify`, `--list-modules`, `--check-config`).
 //!
@@ -25,6 +27,7 @@
 //! `runtime-protocol`; `modules` alone on the `mod-*` crates); nothing in the workspace depends on agtpd.
 
 mod access;
+pub mod admin;
 pub mod agents;
 pub mod agtp;
 mod audit_verify;

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use agtp_core::encode::encode_response;
@@ -29,6 +30,9 @@ pub struct Daemon {
     gateway: Arc<Gateway>,
     pipeline: Arc<Pipeline>,
     supervisor: Supervisor,
+    /// Set once the shutdown signal came: `/readyz` answers 503 from then on.
+    draining: AtomicBool,
+    started: std::time::Instant,
 }
 
 impl Daemon {
@@ -81,7 +85,27 @@ impl Daemon {
             gateway,
             pipeline,
             supervisor: Supervisor::new(&config.runtime),
+            draining: AtomicBool::new(false),
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// Whether the daemon is draining (SIGTERM came; requests in flight are finishing).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+
+    /// How long ago the daemon was built.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// The effective configuration: the loaded one with the last accepted reload applied.
+    pub fn config(&self) -> Config {
+        self.config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The loaded modules' names, in pipeline order.
@@ -152,6 +176,11 @@ impl Daemon {
                 "runtime (pools or process counts)",
                 !supervisor::runtimes_reloadable(&current.runtime, &new.runtime),
             ),
+            ("admin.listen", current.admin.listen != new.admin.listen),
+            (
+                "admin.allow_off_loopback",
+                current.admin.allow_off_loopback != new.admin.allow_off_loopback,
+            ),
         ] {
             if changed {
                 tracing::warn!(
@@ -174,6 +203,8 @@ impl Daemon {
         if !supervisor::runtimes_reloadable(&current.runtime, &new.runtime) {
             effective.runtime.clone_from(&current.runtime);
         }
+        effective.admin.listen = current.admin.listen;
+        effective.admin.allow_off_loopback = current.admin.allow_off_loopback;
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
@@ -235,6 +266,7 @@ impl Daemon {
             tracker.spawn(accept.run());
         }
         shutdown.await;
+        self.draining.store(true, Relaxed);
         let deadline = self.settings.borrow().timeouts.drain;
         tracing::info!(
             connections = self.max_connections - self.connections.available_permits(),

@@ -199,6 +199,11 @@ impl Supervisor {
         self.runtimes.is_empty()
     }
 
+    /// The supervised pools' names, in configuration order.
+    pub fn pools(&self) -> impl Iterator<Item = &str> {
+        self.runtimes.iter().map(|r| r.pool.as_str())
+    }
+
     /// Starts runtimes through `agtpd __runtime-shim` at `agtpd` (this executable), so they
     /// die with agtpd. Without it (tests running the daemon in-process) they are started
     /// directly and only stopped by agtpd's own stop or drop.
