@@ -59,6 +59,8 @@ pub struct EndpointFacts {
     pub method: String,
     /// The endpoint's path template, e.g. `/rooms/{room_id}`.
     pub path: String,
+    /// The concrete path that was routed to it (after any redirect), e.g. `/rooms/101`.
+    pub request_path: String,
     /// `informational`, `reversible` or `irreversible`.
     pub impact: String,
     /// The author's idempotency declaration.

@@ -204,8 +204,8 @@ async fn route(
     let site = ways.site;
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
-    if let Some(Route::Found { endpoint, params }) = routed {
-        return invoke(endpoint, &params, request, agent, ways, cx).await;
+    if let (Some(path), Some(Route::Found { endpoint, params })) = (path, &routed) {
+        return invoke(endpoint, path, params, request, agent, ways, cx).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -250,6 +250,7 @@ async fn route(
 /// Step 12: the endpoint's own requirements, then the modules around its handler.
 async fn invoke(
     endpoint: &Endpoint,
+    path: &str,
     params: &[(String, String)],
     request: &Request,
     agent: Option<&Agent>,
@@ -268,7 +269,7 @@ async fn invoke(
     if let Some(error) = endpoint.required_scope_error(&held) {
         return Err(error);
     }
-    cx.endpoint = Some(facts(endpoint));
+    cx.endpoint = Some(facts(endpoint, path));
     let input = endpoint.build_input(params, &request.query, &request.body)?;
     let pipeline = ways.pipeline;
     if pipeline.is_empty() {
@@ -300,10 +301,11 @@ async fn invoke(
 }
 
 /// What the modules learn about the routed endpoint.
-fn facts(endpoint: &Endpoint) -> EndpointFacts {
+fn facts(endpoint: &Endpoint, path: &str) -> EndpointFacts {
     EndpointFacts {
         method: endpoint.method().to_owned(),
         path: endpoint.path().to_owned(),
+        request_path: path.to_owned(),
         impact: endpoint.semantic().impact.as_str().to_owned(),
         idempotent: endpoint.is_idempotent(),
         handler: match endpoint.handler() {

@@ -16,10 +16,16 @@ struct Entry {
     check: fn(&Value, &Config) -> Result<(), String>,
 }
 
-static TABLE: &[Entry] = &[Entry {
-    factory: &mod_audit::FACTORY,
-    check: check_audit,
-}];
+static TABLE: &[Entry] = &[
+    Entry {
+        factory: &mod_audit::FACTORY,
+        check: check_audit,
+    },
+    Entry {
+        factory: &mod_cache::FACTORY,
+        check: check_cache,
+    },
+];
 
 fn check_audit(table: &Value, config: &Config) -> Result<(), String> {
     mod_audit::AuditConfig::from_value(table)?;
@@ -27,6 +33,10 @@ fn check_audit(table: &Value, config: &Config) -> Result<(), String> {
         return Err("records must be signed: configure `[signing] key_file` for the daemon".into());
     }
     Ok(())
+}
+
+fn check_cache(table: &Value, _config: &Config) -> Result<(), String> {
+    mod_cache::CacheConfig::from_value(table).map(drop)
 }
 
 fn entry(name: &str) -> Option<&'static Entry> {

@@ -62,14 +62,14 @@ fn an_unknown_module_is_a_usage_error_naming_it() {
     let output = agtpd(&["--load-module", "nope", "--check-config"]);
     assert_eq!(output.status.code(), Some(64));
     assert!(stderr(&output).contains("unknown module `nope`"));
-    assert!(stderr(&output).contains("known modules: audit"));
+    assert!(stderr(&output).contains("known modules: audit, cache"));
 }
 
 #[test]
 fn list_modules_prints_the_compiled_in_modules() {
     let output = agtpd(&["--list-modules"]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "audit\n");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "audit\ncache\n");
 }
 
 #[test]
@@ -107,6 +107,14 @@ fn check_config_refuses_bad_files_with_exit_78_and_a_reason() {
         (
             "[modules]\nload = [\"audit\"]\n[modules.audit]\npath = \"a.log\"\nbogus = 1\n",
             "module `audit`: unknown field `bogus`",
+        ),
+        (
+            "[modules]\nload = [\"cache\"]\n[modules.cache]\nmax_entrie = 1\n",
+            "module `cache`: unknown field `max_entrie`",
+        ),
+        (
+            "[modules]\nload = [\"cache\"]\n[modules.cache.endpoints.\"QUERY /a\"]\nttl = \"0s\"\n",
+            "module `cache`: `endpoints.\"QUERY /a\".ttl` must be more than 0",
         ),
         (
             "[modules]\nload = [\"audit\"]\n[modules.audit]\npath = \"a.log\"\n",

@@ -7,7 +7,8 @@ Connects to $AGTP_GATEWAY_SOCKET (a Unix socket path, or tcp:HOST:PORT), registe
 serves requests. How it answers is MODE, or the request's `mode` input when present:
 
   ok                answer {"echoed": <input>, "pid": ..., "conn": ...} with a few headers
-  slow-ok           the same after `delay_ms` (default 300) milliseconds
+  slow-ok           the same after `delay_ms` (default 300) milliseconds; in the other
+                    modes a `delay_ms` input delays the answer too
   hang              never answer (keeps reading, so it notices when the daemon closes)
   crash-mid-request exit the whole process right after reading the request
   garbage           write a frame whose payload is not JSON
@@ -103,6 +104,8 @@ def ok_response(request, conn, status=200):
 def answer(sock, request, mode, conn):
     rid = request["request_id"]
     envelope = request["envelope"]
+    delay_ms = envelope["input"].get("delay_ms", 300 if mode == "slow-ok" else 0)
+    time.sleep(delay_ms / 1000)
     if mode == "crash-mid-request":
         os._exit(3)
     if mode == "hang":
@@ -139,8 +142,6 @@ def answer(sock, request, mode, conn):
         reply["envelope"]["body"]["echoed"] = signed
         send(sock, reply)
         return
-    if mode == "slow-ok":
-        time.sleep(envelope["input"].get("delay_ms", 300) / 1000)
     send(sock, ok_response(request, conn))
 
 

@@ -16,7 +16,7 @@ use crate::support::TestServer;
 
 pub const AGENT: &str = "7e5a9d1c3b2f4e6a8c0d2f4b6a8c0e2d4f6b8a0c2e4d6f8a0b2c4e6d8f0a2c4e";
 
-const AGENT_DOCUMENT: &str = r#"{
+pub const AGENT_DOCUMENT: &str = r#"{
   "agtp_version": "1.0", "document_version": "v2",
   "agent_id": "7e5a9d1c3b2f4e6a8c0d2f4b6a8c0e2d4f6b8a0c2e4d6f8a0b2c4e6d8f0a2c4e",
   "name": "gateway-tester", "role": "agent", "principal": "Tests",
@@ -27,11 +27,13 @@ const AGENT_DOCUMENT: &str = r#"{
   "owner_id": "example.org", "issued_at": "2026-05-01T09:00:00Z", "issuer": "example.org"
 }"#;
 
-/// One endpoint file: `method path`, served by `pool`, with a handler timeout.
+/// One endpoint file: `method path`, served by `pool`, with a handler timeout. Each
+/// `{param}` of the path is declared as a required string.
 pub struct Endpoint<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub pool: &'a str,
+    pub impact: &'a str,
     pub idempotent: bool,
     pub timeout: &'a str,
 }
@@ -42,6 +44,7 @@ impl Endpoint<'_> {
             method: "QUERY",
             path,
             pool: "default",
+            impact: "informational",
             idempotent: true,
             timeout: "30s",
         }
@@ -52,9 +55,19 @@ impl Endpoint<'_> {
             method,
             path,
             pool,
+            impact,
             idempotent,
             timeout,
         } = self;
+        let params: String = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                format!(
+                    "[[endpoint.input.required]]\nname = \"{name}\"\ntype = \"string\"\ndescription = \"A path parameter.\"\n"
+                )
+            })
+            .collect();
         format!(
             r#"[endpoint]
 method = "{method}"
@@ -66,9 +79,9 @@ actor = "agent"
 outcome = "The runtime answers."
 capability = "retrieval"
 confidence = 0.9
-impact = "informational"
+impact = "{impact}"
 is_idempotent = {idempotent}
-[[endpoint.input.optional]]
+{params}[[endpoint.input.optional]]
 name = "mode"
 type = "string"
 description = "How the test runtime behaves."
