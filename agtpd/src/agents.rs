@@ -34,6 +34,7 @@ mod schema_tests;
 mod tests;
 
 pub use describe::{describe, JSON_CONTENT_TYPE};
+pub(crate) use gates::scope_required;
 pub use gates::{claimed_scopes, lifecycle_error, method_error, scope_error, SOFT_DENY_EXEMPT};
 pub use load::{AgentLoadError, AgentProblem, AGENT_DOCUMENT_SCHEMA, MAX_DOCUMENT_BYTES};
 

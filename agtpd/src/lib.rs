@@ -50,6 +50,7 @@ mod server;
 mod settings;
 mod site;
 pub mod supervisor;
+mod text;
 mod tls;
 
 pub use launch::{launch, serve_blocking, ExitStatus};

@@ -84,27 +84,26 @@ pub fn scope_error(agent: &Agent, claimed: &str) -> Option<AgtpError> {
     if invalid.is_empty() {
         return None;
     }
-    let message = format!(
-        "agent `{}` does not declare the claimed scope(s) {}",
-        agent.name(),
-        invalid
-            .iter()
-            .map(|scope| format!("`{scope}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let subject = format!(
+        "agent `{}` does not declare the claimed scope(s)",
+        agent.name()
     );
-    Some(
-        AgtpError::new(Status::AUTHORIZATION_REQUIRED, "scope-required", message)
-            .with_detail("type", "scope-required")
-            .with_detail(
-                "details",
-                json!({
-                    "code": "scope-claim-invalid",
-                    "invalid": invalid,
-                    "declared": agent.scopes(),
-                }),
-            ),
-    )
+    Some(scope_required(subject, &invalid).with_detail(
+        "details",
+        json!({
+            "code": "scope-claim-invalid",
+            "invalid": invalid,
+            "declared": agent.scopes(),
+        }),
+    ))
+}
+
+/// 262 `scope-required` (with `type: "scope-required"`): `subject`, then `scopes`
+/// listed; used for claims an agent does not declare and for scopes an endpoint requires.
+pub(crate) fn scope_required(subject: String, scopes: &[&str]) -> AgtpError {
+    let message = format!("{subject} {}", crate::text::quoted_list(scopes));
+    AgtpError::new(Status::AUTHORIZATION_REQUIRED, "scope-required", message)
+        .with_detail("type", "scope-required")
 }
 
 /// The answer when the agent does not handle `verb` (see [`Agent::method_permitted`] for

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agtp_core::{AgtpError, Status};
+use agtp_core::AgtpError;
 use serde_json::{json, Value};
 
 use super::router::Segment;
@@ -133,18 +133,13 @@ impl Endpoint {
         if missing.is_empty() {
             return None;
         }
-        let message = format!(
-            "`{}` requires the scope{} {}",
+        let subject = format!(
+            "`{}` requires the scope{}",
             self.label(),
             if missing.len() == 1 { "" } else { "s" },
-            missing
-                .iter()
-                .map(|scope| format!("`{scope}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
         );
         Some(
-            AgtpError::new(Status::AUTHORIZATION_REQUIRED, "scope-required", message)
+            crate::agents::scope_required(subject, &missing)
                 .with_detail("required", json!(self.required_scopes))
                 .with_detail("missing", json!(missing)),
         )

@@ -186,8 +186,7 @@ fn suggest(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         return String::new();
     }
-    let quoted: Vec<String> = suggestions.iter().map(|verb| format!("`{verb}`")).collect();
-    format!(" (did you mean {}?)", quoted.join(", "))
+    format!(" (did you mean {}?)", crate::text::quoted_list(suggestions))
 }
 
 impl EndpointLoadError {
