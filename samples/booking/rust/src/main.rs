@@ -95,137 +95,126 @@ fn lock(store: &Shared) -> std::sync::MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Binds `handler` to the shared store: the closure `Runtime::handler` takes.
+fn with_store<I, Fut>(
+    store: &Shared,
+    handler: fn(Shared, I) -> Fut,
+) -> impl Fn(Context, I) -> Fut + Clone + Send + Sync + 'static
+where
+    I: 'static,
+    Fut: 'static,
+{
+    let store = store.clone();
+    move |_: Context, input: I| handler(store.clone(), input)
+}
+
+async fn availability(store: Shared, input: Stay) -> Result<Json<Value>, HandlerError> {
+    let (from, to) = stay(&input.check_in, &input.check_out)?;
+    let guests = input.guests.unwrap_or(1);
+    let store = lock(&store);
+    let mut rooms: Vec<(&str, f64)> = ROOMS
+        .iter()
+        .filter(|(id, capacity, _)| *capacity >= guests && is_free(&store, id, from, to))
+        .map(|(id, _, rate)| (*id, *rate))
+        .collect();
+    rooms.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let rooms: Vec<Value> = rooms
+        .iter()
+        .map(|(id, rate)| json!({"room_id": id, "nightly_rate": rate}))
+        .collect();
+    Ok(Json(json!({ "rooms": rooms })))
+}
+
+async fn book(store: Shared, input: BookInput) -> Result<Json<Value>, HandlerError> {
+    let (from, to) = stay(&input.check_in, &input.check_out)?;
+    let mut store = lock(&store);
+    if !ROOMS.iter().any(|(id, _, _)| *id == input.room_id) {
+        return Err(HandlerError::declared(
+            "room_unavailable",
+            format!("there is no room {}", input.room_id),
+        ));
+    }
+    if !is_free(&store, &input.room_id, from, to) {
+        return Err(HandlerError::declared(
+            "room_unavailable",
+            "the room is taken for those dates",
+        ));
+    }
+    store.next += 1;
+    let booking_id = format!("bk-{:04}", store.next);
+    let booking = Booking {
+        booking_id: booking_id.clone(),
+        room_id: input.room_id,
+        guest_name: input.guest_name,
+        check_in: input.check_in,
+        check_out: input.check_out,
+        status: "confirmed",
+    };
+    store.bookings.insert(booking_id.clone(), booking);
+    Ok(Json(
+        json!({"booking_id": booking_id, "status": "confirmed"}),
+    ))
+}
+
+fn not_found(booking_id: &str) -> HandlerError {
+    HandlerError::declared("booking_not_found", format!("no booking {booking_id}"))
+}
+
+async fn fetch(store: Shared, input: ById) -> Result<Json<Booking>, HandlerError> {
+    if input.booking_id == "__raise__" {
+        // The conformance convention (samples/booking/README.md).
+        return Err(HandlerError::exception(
+            "conformance: `__raise__` asks this handler to fail",
+        ));
+    }
+    let store = lock(&store);
+    let booking = store.bookings.get(&input.booking_id);
+    booking
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| not_found(&input.booking_id))
+}
+
+async fn cancel(store: Shared, input: ById) -> Result<Json<Value>, HandlerError> {
+    let mut store = lock(&store);
+    let booking = store.bookings.get_mut(&input.booking_id);
+    let booking = booking.ok_or_else(|| not_found(&input.booking_id))?;
+    booking.status = "cancelled";
+    Ok(Json(
+        json!({"booking_id": input.booking_id, "status": "cancelled"}),
+    ))
+}
+
+async fn occupancy_outlook(_: Shared, _: Value) -> Result<Json<Value>, HandlerError> {
+    // Slow on purpose: past the endpoint's 2 s timeout, so agents get 504.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok(Json(json!({ "outlook": [] })))
+}
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
     let store: Shared = Arc::default();
-    let (s1, s2, s3, s4, s5) = (
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store,
-    );
     let app = Runtime::new("booking-rust")
         .version(env!("CARGO_PKG_VERSION"))
         .handler(
             "QUERY",
             "/rooms/availability",
-            move |_: Context, input: Stay| {
-                let store = s1.clone();
-                async move {
-                    let (from, to) = stay(&input.check_in, &input.check_out)?;
-                    let guests = input.guests.unwrap_or(1);
-                    let store = lock(&store);
-                    let mut rooms: Vec<(&str, f64)> = ROOMS
-                        .iter()
-                        .filter(|(id, capacity, _)| {
-                            *capacity >= guests && is_free(&store, id, from, to)
-                        })
-                        .map(|(id, _, rate)| (*id, *rate))
-                        .collect();
-                    rooms.sort_by(|a, b| a.1.total_cmp(&b.1));
-                    let rooms: Vec<Value> = rooms
-                        .iter()
-                        .map(|(id, rate)| json!({"room_id": id, "nightly_rate": rate}))
-                        .collect();
-                    Ok::<_, HandlerError>(Json(json!({ "rooms": rooms })))
-                }
-            },
+            with_store(&store, availability),
         )
-        .handler(
-            "BOOK",
-            "/rooms/{room_id}",
-            move |_: Context, input: BookInput| {
-                let store = s2.clone();
-                async move {
-                    let (from, to) = stay(&input.check_in, &input.check_out)?;
-                    let mut store = lock(&store);
-                    if !ROOMS.iter().any(|(id, _, _)| *id == input.room_id) {
-                        return Err(HandlerError::declared(
-                            "room_unavailable",
-                            format!("there is no room {}", input.room_id),
-                        ));
-                    }
-                    if !is_free(&store, &input.room_id, from, to) {
-                        return Err(HandlerError::declared(
-                            "room_unavailable",
-                            "the room is taken for those dates",
-                        ));
-                    }
-                    store.next += 1;
-                    let booking_id = format!("bk-{:04}", store.next);
-                    let booking = Booking {
-                        booking_id: booking_id.clone(),
-                        room_id: input.room_id,
-                        guest_name: input.guest_name,
-                        check_in: input.check_in,
-                        check_out: input.check_out,
-                        status: "confirmed",
-                    };
-                    store.bookings.insert(booking_id.clone(), booking);
-                    Ok(Json(
-                        json!({"booking_id": booking_id, "status": "confirmed"}),
-                    ))
-                }
-            },
-        )
-        .handler(
-            "FETCH",
-            "/bookings/{booking_id}",
-            move |_: Context, input: ById| {
-                let store = s3.clone();
-                async move {
-                    if input.booking_id == "__raise__" {
-                        // The conformance convention (samples/booking/README.md).
-                        return Err(HandlerError::exception(
-                            "conformance: `__raise__` asks this handler to fail",
-                        ));
-                    }
-                    match lock(&store).bookings.get(&input.booking_id) {
-                        Some(booking) => Ok(Json(booking.clone())),
-                        None => Err(HandlerError::declared(
-                            "booking_not_found",
-                            format!("no booking {}", input.booking_id),
-                        )),
-                    }
-                }
-            },
-        )
+        .handler("BOOK", "/rooms/{room_id}", with_store(&store, book))
+        .handler("FETCH", "/bookings/{booking_id}", with_store(&store, fetch))
         .handler(
             "CANCEL",
             "/bookings/{booking_id}",
-            move |_: Context, input: ById| {
-                let store = s4.clone();
-                async move {
-                    match lock(&store).bookings.get_mut(&input.booking_id) {
-                        Some(booking) => {
-                            booking.status = "cancelled";
-                            Ok(Json(
-                                json!({"booking_id": input.booking_id, "status": "cancelled"}),
-                            ))
-                        }
-                        None => Err(HandlerError::declared(
-                            "booking_not_found",
-                            format!("no booking {}", input.booking_id),
-                        )),
-                    }
-                }
-            },
+            with_store(&store, cancel),
         )
         .handler(
             "QUERY",
             "/rooms/occupancy-outlook",
-            move |_: Context, _: Value| {
-                let _store = s5.clone();
-                async move {
-                    // Slow on purpose: past the endpoint's 2 s timeout, so agents get 504.
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    Ok::<_, HandlerError>(Json(json!({ "outlook": [] })))
-                }
-            },
+            with_store(&store, occupancy_outlook),
         );
     if let Err(error) = mod_rust::serve(app).await {
         eprintln!("booking-rust: {error}");
