@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -172,6 +173,58 @@ fn wait_gone(pid: u64) -> bool {
     false
 }
 
+/// Requests from `clients` concurrent tasks, each on a new connection per request:
+/// `rounds` per task, or fewer if [`Load::finish`] stops them first. None may take
+/// over 5 s.
+struct Load {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<agtp_core::Response>>>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr, clients: usize, rounds: usize, input: &'static str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = (0..clients)
+            .map(|_| {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    for _ in 0..rounds {
+                        if stop.load(Relaxed) {
+                            break;
+                        }
+                        let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
+                        let answer = client.exchange(query("/things", input));
+                        let answer = tokio::time::timeout(Duration::from_secs(5), answer);
+                        answers.push(answer.await.expect("no request hangs"));
+                    }
+                    answers
+                })
+            })
+            .collect();
+        Load { stop, tasks }
+    }
+
+    /// Every answer, once each task ran its rounds.
+    async fn answers(self) -> Vec<agtp_core::Response> {
+        let mut answers = Vec::new();
+        for task in self.tasks {
+            answers.extend(task.await.unwrap());
+        }
+        answers
+    }
+
+    /// Stops the load and returns every answer.
+    async fn finish(self) -> Vec<agtp_core::Response> {
+        self.stop.store(true, Relaxed);
+        self.answers().await
+    }
+}
+
+fn statuses(answers: &[agtp_core::Response]) -> Vec<u16> {
+    answers.iter().map(|a| a.status.code()).collect()
+}
+
 fn runtime(mode: &str) -> String {
     format!("command = \"python3\"\nargs = [{MISBEHAVING:?}, \"{mode}\"]\n")
 }
@@ -181,26 +234,10 @@ async fn a_runtime_killed_under_load_answers_every_request_and_the_pool_recovers
     let agtpd = Supervised::start(&format!("{}connections = 4\n", runtime("ok")));
     agtpd.wait_for(|e| message(e) == "runtimes ready");
     let victim = agtpd.registered()[0];
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let addr = agtpd.addr;
-        load.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            for _ in 0..4 {
-                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
-                let request = query("/things", r#"{"mode":"slow-ok","delay_ms":200}"#);
-                let answer = tokio::time::timeout(Duration::from_secs(3), client.exchange(request));
-                statuses.push(answer.await.expect("no request hangs").status.code());
-            }
-            statuses
-        }));
-    }
+    let load = Load::start(agtpd.addr, 8, 4, r#"{"mode":"slow-ok","delay_ms":200}"#);
     tokio::time::sleep(Duration::from_millis(300)).await;
     kill(Pid::from_raw(victim as i32), Signal::SIGKILL).unwrap();
-    let mut statuses = Vec::new();
-    for task in load {
-        statuses.extend(task.await.unwrap());
-    }
+    let statuses = statuses(&load.answers().await);
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 503),
         "{statuses:?}"
@@ -270,26 +307,13 @@ async fn sigterm_under_load_finishes_the_requests_in_flight_and_leaves_no_runtim
 async fn max_requests_replaces_the_runtime_without_losing_a_request() {
     let agtpd = Supervised::start(&format!("{}max_requests = 15\n", runtime("ok")));
     agtpd.wait_for(|e| message(e) == "runtimes ready");
-    let mut load = Vec::new();
-    for _ in 0..4 {
-        let addr = agtpd.addr;
-        load.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            for _ in 0..25 {
-                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
-                let response = client
-                    .exchange(query("/things", r#"{"mode":"slow-ok","delay_ms":5}"#))
-                    .await;
-                answers.push((response.status.code(), body(&response)["pid"].as_u64()));
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            answers
-        }));
-    }
-    let mut answers = Vec::new();
-    for task in load {
-        answers.extend(task.await.unwrap());
-    }
+    let load = Load::start(agtpd.addr, 4, 25, r#"{"mode":"slow-ok","delay_ms":5}"#);
+    let answers: Vec<(u16, Option<u64>)> = load
+        .answers()
+        .await
+        .iter()
+        .map(|a| (a.status.code(), body(a)["pid"].as_u64()))
+        .collect();
     assert!(
         answers.iter().all(|(status, _)| *status == 200),
         "{answers:?}"
@@ -330,21 +354,12 @@ async fn sighup_replaces_every_runtime_new_ones_first_with_the_reloaded_settings
     agtpd.wait_for(|e| message(e) == "runtimes ready");
     let old = agtpd.registered();
     assert_eq!(old.len(), 2);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut load = Vec::new();
-    for _ in 0..4 {
-        let (addr, stop) = (agtpd.addr, stop.clone());
-        load.push(tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut client = Client::new(TcpStream::connect(addr).await.unwrap());
-                let request = query("/things", r#"{"mode":"slow-ok","delay_ms":50}"#);
-                let answer = tokio::time::timeout(Duration::from_secs(5), client.exchange(request));
-                statuses.push(answer.await.expect("no request hangs").status.code());
-            }
-            statuses
-        }));
-    }
+    let load = Load::start(
+        agtpd.addr,
+        4,
+        usize::MAX,
+        r#"{"mode":"slow-ok","delay_ms":50}"#,
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     agtpd.rewrite(&two("after"));
     agtpd.signal(Signal::SIGHUP);
@@ -352,11 +367,7 @@ async fn sighup_replaces_every_runtime_new_ones_first_with_the_reloaded_settings
         assert!(wait_gone(*pid), "the old runtime {pid} was stopped");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut statuses = Vec::new();
-    for task in load {
-        statuses.extend(task.await.unwrap());
-    }
+    let statuses = statuses(&load.finish().await);
     assert!(
         statuses.len() > 20,
         "load ran through the restart: {}",
