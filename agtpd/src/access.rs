@@ -1,17 +1,36 @@
-//! The access log: one line per answered request, under the `agtpd::access` target.
+//! What is done once per answered exchange: the access log line (target `agtpd::access`),
+//! the request metrics, and, past `admin.slow_request`, the slow-request warning (target
+//! `agtpd::slow`) with its timing breakdown.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use agtp_core::module::Cx;
 use agtp_core::{Request, Response};
 use tokio::time::Instant;
 
-/// Logs one exchange. `request` is `None` when the request could not be parsed.
-pub(crate) fn log(
+use crate::gateway::CallTiming;
+use crate::settings::Settings;
+
+/// Where one exchange spent its time, beyond the total.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    /// The runtime call, when a runtime handled the request.
+    pub(crate) gateway: Option<CallTiming>,
+    /// In the modules' hooks (`on_request`, `on_response`, `on_complete`).
+    pub(crate) modules: Duration,
+}
+
+/// Logs and counts one exchange. `request` is `None` when the request could not be parsed.
+pub(crate) fn finish(
+    settings: &Settings,
     peer: SocketAddr,
-    request: Option<&Request>,
-    response: &Response,
+    (request, response): (Option<&Request>, &Response),
+    cx: &Cx,
+    trace: &Trace,
     started: Instant,
 ) {
+    let elapsed = started.elapsed();
     let (method, path, agent) = match request {
         Some(r) => (
             r.method.as_str(),
@@ -20,14 +39,43 @@ pub(crate) fn log(
         ),
         None => ("-", "-", "-"),
     };
+    let status = response.status.code();
     tracing::info!(
         target: "agtpd::access",
         %peer,
         method,
         path,
-        status = response.status.code(),
+        status,
         bytes = response.body.len(),
-        duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        duration_us = micros(elapsed),
         agent,
     );
+    // Only verbs the catalog knows become label values; the rest count as `other`.
+    let known = request.map(|r| match settings.site.catalog.is_approved(&r.method) {
+        true => r.method.as_str(),
+        false => "other",
+    });
+    let endpoint = cx.endpoint.as_ref().map(|e| e.path.as_str());
+    settings.metrics.request(known, status, endpoint, elapsed);
+    if settings.slow_request.is_some_and(|limit| elapsed >= limit) {
+        let call = trace.gateway.as_ref();
+        tracing::warn!(
+            target: "agtpd::slow",
+            %peer,
+            method,
+            path,
+            status,
+            pool = call.and_then(|c| c.pool.as_deref()).unwrap_or("-"),
+            pid = call.and_then(|c| c.pid),
+            queue_wait_us = call.map_or(0, |c| micros(c.queue_wait)),
+            gateway_us = call.map_or(0, |c| micros(c.round_trip)),
+            modules_us = micros(trace.modules),
+            total_us = micros(elapsed),
+            "slow request"
+        );
+    }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }

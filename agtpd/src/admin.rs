@@ -30,6 +30,8 @@ use crate::Daemon;
 pub mod client;
 mod status;
 
+/// The `/metrics` content type.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Admin connections served at once; more are closed on accept.
 const MAX_CONNECTIONS: usize = 64;
 /// Time allowed for a request head.
@@ -85,6 +87,13 @@ fn answer(daemon: &Daemon, method: &Method, path: &str) -> Response<Full<Bytes>>
             Err(reasons) => text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("not ready\n{}\n", reasons.join("\n")),
+            ),
+        },
+        "/metrics" => match daemon.encode_metrics() {
+            Ok(text) => with_type(StatusCode::OK, OPENMETRICS, text),
+            Err(_) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the metrics could not be encoded\n".to_owned(),
             ),
         },
         "/status" => with_type(

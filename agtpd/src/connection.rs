@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Trace;
 use crate::settings::Settings;
 
 /// Why a connection stops reading requests.
@@ -87,28 +88,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     let mut response = error.to_response();
                     self.settings.finalize(&mut response, None, true);
                     // Every exchange reaches the modules' on_complete, unparseable ones too.
-                    let cx = Cx::default();
-                    let pipeline = &self.settings.pipeline;
-                    pipeline
-                        .complete(None, &mut response, &cx, self.started.elapsed())
-                        .await;
-                    crate::access::log(self.peer, None, &response, self.started);
+                    let (cx, mut trace) = (Cx::default(), Trace::default());
+                    self.complete(None, &mut response, &cx, &mut trace).await;
                     self.queue(&response);
                     self.close_gracefully().await;
                     return;
                 }
             };
             let close = request.wants_close() || self.drain.is_cancelled();
-            let mut cx = Cx::default();
-            let mut response = crate::gates::answer(&request, &self.settings, &mut cx).await;
+            let (mut cx, mut trace) = (Cx::default(), Trace::default());
+            let mut response =
+                crate::gates::answer(&request, &self.settings, &mut cx, &mut trace).await;
             self.settings
                 .finalize(&mut response, Some(&request.headers), close);
             // After stamping, before writing: modules see the response as written.
-            let pipeline = &self.settings.pipeline;
-            pipeline
-                .complete(Some(&request), &mut response, &cx, self.started.elapsed())
+            self.complete(Some(&request), &mut response, &cx, &mut trace)
                 .await;
-            crate::access::log(self.peer, Some(&request), &response, self.started);
             self.queue(&response);
             if close {
                 break;
@@ -116,6 +111,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let _ = self.flush().await;
         let _ = self.io.shutdown().await;
+    }
+
+    /// The modules' `on_complete`, then the access log, metrics and slow-request log.
+    async fn complete(
+        &self,
+        request: Option<&Request>,
+        response: &mut Response,
+        cx: &Cx,
+        trace: &mut Trace,
+    ) {
+        let pipeline = &self.settings.pipeline;
+        if !pipeline.is_empty() {
+            let entered = Instant::now();
+            pipeline
+                .complete(request, response, cx, self.started.elapsed())
+                .await;
+            trace.modules += entered.elapsed();
+        }
+        let exchange = (request, &*response);
+        crate::access::finish(&self.settings, self.peer, exchange, cx, trace, self.started);
     }
 
     fn queue(&mut self, response: &Response) {

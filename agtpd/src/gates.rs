@@ -32,6 +32,7 @@ use agtp_core::module::{Cx, EndpointFacts};
 use agtp_core::{AgtpError, Request, Response, Status};
 use tokio::time::Instant;
 
+use crate::access::Trace;
 use crate::agents::Agent;
 use crate::endpoints::{Endpoint, HandlerBinding, Route};
 use crate::gateway::{self, Gateway};
@@ -42,13 +43,19 @@ use crate::site::Site;
 
 /// Answers one request that passed the wire layer, filling `cx` with what the gates
 /// learnt (agent, endpoint, input) for the modules.
-pub(crate) async fn answer(request: &Request, settings: &Settings, cx: &mut Cx) -> Response {
+/// `trace` learns where the time went (modules, the runtime call).
+pub(crate) async fn answer(
+    request: &Request,
+    settings: &Settings,
+    cx: &mut Cx,
+    trace: &mut Trace,
+) -> Response {
     let ways = Ways {
         site: &settings.site,
         gateway: &settings.gateway,
         pipeline: &settings.pipeline,
     };
-    gate(request, &ways, cx)
+    gate(request, &ways, cx, trace)
         .await
         .unwrap_or_else(|error| error.to_response())
 }
@@ -60,7 +67,12 @@ struct Ways<'s> {
     pipeline: &'s Pipeline,
 }
 
-async fn gate(request: &Request, ways: &Ways<'_>, cx: &mut Cx) -> Result<Response, AgtpError> {
+async fn gate(
+    request: &Request,
+    ways: &Ways<'_>,
+    cx: &mut Cx,
+    trace: &mut Trace,
+) -> Result<Response, AgtpError> {
     let site = ways.site;
     // 1. Before anything else: delegated authority is not part of this revision.
     if request.headers.contains("Delegation-Chain") {
@@ -118,7 +130,7 @@ async fn gate(request: &Request, ways: &Ways<'_>, cx: &mut Cx) -> Result<Respons
         None => (method, path),
     };
     // 11. Routing.
-    route(ways, request, agent, method, path, cx).await
+    route(ways, request, agent, method, path, (cx, trace)).await
 }
 
 /// Steps 7 to 9 for a resolved agent.
@@ -199,13 +211,13 @@ async fn route(
     agent: Option<&Agent>,
     method: &str,
     path: Option<&str>,
-    cx: &mut Cx,
+    (cx, trace): (&mut Cx, &mut Trace),
 ) -> Result<Response, AgtpError> {
     let site = ways.site;
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
     if let (Some(path), Some(Route::Found { endpoint, params })) = (path, &routed) {
-        return invoke(endpoint, path, params, request, agent, ways, cx).await;
+        return invoke(endpoint, path, params, request, agent, ways, (cx, trace)).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -255,7 +267,7 @@ async fn invoke(
     request: &Request,
     agent: Option<&Agent>,
     ways: &Ways<'_>,
-    cx: &mut Cx,
+    (cx, trace): (&mut Cx, &mut Trace),
 ) -> Result<Response, AgtpError> {
     // The request's TTL counts from here: it was read in full just before the gates.
     let arrival = Instant::now();
@@ -272,31 +284,34 @@ async fn invoke(
     cx.endpoint = Some(facts(endpoint, path));
     let input = endpoint.build_input(params, &request.query, &request.body)?;
     let pipeline = ways.pipeline;
+    let call = Handling {
+        endpoint,
+        agent,
+        gateway: ways.gateway,
+        held,
+        arrival,
+    };
     if pipeline.is_empty() {
-        return handle(endpoint, request, agent, ways.gateway, held, input, arrival).await;
+        return call.handle(request, input, trace).await;
     }
     cx.input = Some(input);
     // Modules may rewrite the request; the connection keeps the one read off the wire.
     let mut request = request.clone();
+    let entering = Instant::now();
     let mut entered = pipeline.enter(&mut request, cx).await;
+    trace.modules += entering.elapsed();
     let mut response = match entered.early.take() {
         Some(response) => response,
         None => {
             let input = cx.input.clone().unwrap_or_default();
-            handle(
-                endpoint,
-                &request,
-                agent,
-                ways.gateway,
-                held,
-                input,
-                arrival,
-            )
-            .await
-            .unwrap_or_else(|error| error.to_response())
+            call.handle(&request, input, trace)
+                .await
+                .unwrap_or_else(|error| error.to_response())
         }
     };
+    let leaving = Instant::now();
     pipeline.leave(entered, &mut response, cx).await;
+    trace.modules += leaving.elapsed();
     Ok(response)
 }
 
@@ -314,30 +329,47 @@ fn facts(endpoint: &Endpoint, path: &str) -> EndpointFacts {
     }
 }
 
-/// The endpoint's handler.
-async fn handle(
-    endpoint: &Endpoint,
-    request: &Request,
-    agent: Option<&Agent>,
-    gateway: &Gateway,
+/// What the endpoint's handler needs besides the request and its input.
+struct Handling<'a> {
+    endpoint: &'a Endpoint,
+    agent: Option<&'a Agent>,
+    gateway: &'a Gateway,
     held: Vec<String>,
-    input: serde_json::Value,
     arrival: Instant,
-) -> Result<Response, AgtpError> {
-    match endpoint.handler() {
-        HandlerBinding::RegisteredFunction {
-            runtime, timeout, ..
-        } => {
-            let call = gateway::Call {
-                pool: runtime,
-                idempotent: endpoint.is_idempotent(),
-                deadline: gateway::deadline(request, *timeout, arrival),
-                envelope: gateway::envelope(endpoint, request, agent, held, input),
-                trust: gateway::trust(agent),
-            };
-            match gateway.call(call).await {
-                Ok(reply) => gateway::reply(endpoint, runtime, reply),
-                Err(error) => Ok(gateway::refusal(error, endpoint, runtime)),
+}
+
+impl Handling<'_> {
+    /// Runs the endpoint's handler; `trace` gets the runtime call's timing.
+    async fn handle(
+        self,
+        request: &Request,
+        input: serde_json::Value,
+        trace: &mut Trace,
+    ) -> Result<Response, AgtpError> {
+        let Handling {
+            endpoint,
+            agent,
+            gateway,
+            held,
+            arrival,
+        } = self;
+        match endpoint.handler() {
+            HandlerBinding::RegisteredFunction {
+                runtime, timeout, ..
+            } => {
+                let call = gateway::Call {
+                    pool: runtime,
+                    idempotent: endpoint.is_idempotent(),
+                    deadline: gateway::deadline(request, *timeout, arrival),
+                    envelope: gateway::envelope(endpoint, request, agent, held, input),
+                    trust: gateway::trust(agent),
+                };
+                let (result, timing) = gateway.call(call).await;
+                trace.gateway = Some(timing);
+                match result {
+                    Ok(reply) => gateway::reply(endpoint, runtime, reply),
+                    Err(error) => Ok(gateway::refusal(error, endpoint, runtime)),
+                }
             }
         }
     }

@@ -47,11 +47,12 @@ mod translate;
 #[cfg(test)]
 mod dispatch_tests;
 
-pub(crate) use dispatch::{Call, GatewayError};
+pub(crate) use dispatch::{Call, CallTiming, GatewayError};
 pub(crate) use listener::resolve_group;
 pub use listener::{BindError, GatewayListener};
 use pool::Pool;
 pub use pool::PoolSnapshot;
+pub(crate) use pool::PoolTimings;
 pub use processes::ProcessSnapshot;
 pub(crate) use processes::Processes;
 pub use signing::{keygen, GeneratedKey, KeygenError, Signer, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
@@ -190,6 +191,18 @@ impl Gateway {
             })
             .collect();
         pools.sort_by(|a, b| a.pool.cmp(&b.pool));
+        pools
+    }
+
+    /// Each pool's time histograms (handles onto the live ones), sorted by pool name.
+    pub(crate) fn timings(&self) -> Vec<(String, PoolTimings)> {
+        let mut pools: Vec<(String, PoolTimings)> = self
+            .read()
+            .pools
+            .values()
+            .map(|p| (p.name().to_owned(), p.timings.clone()))
+            .collect();
+        pools.sort_by(|a, b| a.0.cmp(&b.0));
         pools
     }
 

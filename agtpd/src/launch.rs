@@ -111,8 +111,9 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
             tracing::info!("SIGHUP: reopening module files, reloading the configuration");
             reloader.reopen_modules();
             match config::load(&cli).and_then(|new| reloader.reload(&new)) {
-                Ok(()) => {}
+                Ok(()) => reloader.count_reload(true),
                 Err(error) => {
+                    reloader.count_reload(false);
                     tracing::error!(%error, "reload refused; the running configuration stays")
                 }
             }

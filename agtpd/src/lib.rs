@@ -19,7 +19,7 @@
 //! - `pipeline`: runs the loaded modules' phases around each exchange;
 //! - [`launch`]: binds the listeners and wires the signals;
 //! - [`admin`]: the admin listener (`/healthz`, `/readyz`, `/metrics`, `/status`) and
-//!   its client side, `agtpd health` and `agtpd status`;
+//!   its client side, `agtpd health` and `agtpd status`; `metrics`: what `/metrics` says;
 //! - [`commands`]: what `agtpd` runs instead of serving (`keygen`, `conformance`,
 //!   `audit verify` in `audit_verify`, `--list-modules`, `--check-config`).
 //!
@@ -42,6 +42,7 @@ mod gates;
 pub mod gateway;
 mod launch;
 mod manifest;
+mod metrics;
 pub mod modules;
 pub mod path_grammar;
 mod pipeline;

@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agtp_core::module::{Completion, Cx, Flow, Module, ModuleError};
+use agtp_core::module::{Completion, Cx, Flow, Module, ModuleError, ModuleMetric};
 use agtp_core::{AgtpError, Headers, Request, Response, Status};
 use futures_util::FutureExt;
 
@@ -105,6 +105,19 @@ impl Pipeline {
         for (name, value) in added.iter() {
             response.headers.append(name, value);
         }
+    }
+
+    /// Every module's own metric samples, in load order. A module whose `metrics` panics
+    /// contributes nothing to this scrape.
+    pub(crate) fn metrics(&self) -> Vec<ModuleMetric> {
+        let mut samples = Vec::new();
+        for module in &self.modules {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| module.metrics())) {
+                Ok(own) => samples.extend(own),
+                Err(_) => tracing::error!(module = module.name(), "metrics panicked"),
+            }
+        }
+        samples
     }
 
     /// Tells every module to reopen its files (SIGHUP).

@@ -9,6 +9,7 @@ use agtp_core::encode::encode_response;
 use agtp_core::module::Module;
 use agtp_core::{AgtpError, Status};
 use bytes::BytesMut;
+use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigError};
 use crate::connection::Connection;
 use crate::gateway::{Gateway, GatewayListener};
+use crate::metrics::{Metrics, Scrape};
 use crate::pipeline::Pipeline;
 use crate::settings::Settings;
 use crate::supervisor::{self, Supervisor};
@@ -29,7 +31,9 @@ pub struct Daemon {
     max_connections: usize,
     gateway: Arc<Gateway>,
     pipeline: Arc<Pipeline>,
-    supervisor: Supervisor,
+    supervisor: Arc<Supervisor>,
+    metrics: Arc<Metrics>,
+    registry: Registry,
     /// Set once the shutdown signal came: `/readyz` answers 503 from then on.
     draining: AtomicBool,
     started: std::time::Instant,
@@ -57,7 +61,8 @@ impl Daemon {
     /// What `--check-config` checks beyond [`Config::validate`]: the site and the
     /// gateway pools load. Builds no module, so opens no module file.
     pub fn check(config: &Config) -> Result<(), ConfigError> {
-        let settings = Settings::new(config, Arc::new(Gateway::new()), Arc::default())?;
+        let gateway = Arc::new(Gateway::new());
+        let settings = Settings::new(config, gateway, Arc::default(), Arc::default())?;
         Gateway::prepare(config, &settings.site).map(drop)
     }
 
@@ -66,7 +71,8 @@ impl Daemon {
         modules: Option<Vec<Arc<dyn Module>>>,
     ) -> Result<Daemon, ConfigError> {
         let gateway = Arc::new(Gateway::new());
-        let mut settings = Settings::new(config, gateway.clone(), Arc::default())?;
+        let metrics = Arc::new(Metrics::default());
+        let mut settings = Settings::new(config, gateway.clone(), Arc::default(), metrics.clone())?;
         let prepared = Gateway::prepare(config, &settings.site)?;
         // Last: modules may open files, so only once everything else loaded.
         let modules = match modules {
@@ -77,17 +83,42 @@ impl Daemon {
         settings.pipeline = pipeline.clone();
         gateway.apply(prepared);
         let (settings, _) = watch::channel(Arc::new(settings));
+        let connections = Arc::new(Semaphore::new(config.max_connections));
+        let supervisor = Arc::new(Supervisor::new(&config.runtime));
+        let mut registry = Registry::with_prefix("agtpd");
+        metrics.register(&mut registry);
+        registry.register_collector(Box::new(Scrape {
+            gateway: gateway.clone(),
+            supervisor: supervisor.clone(),
+            pipeline: pipeline.clone(),
+            connections: connections.clone(),
+            max_connections: config.max_connections,
+        }));
         Ok(Daemon {
             settings,
             config: Mutex::new(config.clone()),
-            connections: Arc::new(Semaphore::new(config.max_connections)),
+            connections,
             max_connections: config.max_connections,
             gateway,
             pipeline,
-            supervisor: Supervisor::new(&config.runtime),
+            supervisor,
+            metrics,
+            registry,
             draining: AtomicBool::new(false),
             started: std::time::Instant::now(),
         })
+    }
+
+    /// Every metric as OpenMetrics text, for `/metrics`.
+    pub fn encode_metrics(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+
+    /// Counts a SIGHUP reload, applied or refused.
+    pub(crate) fn count_reload(&self, applied: bool) {
+        self.metrics.reloaded(applied);
     }
 
     /// Whether the daemon is draining (SIGTERM came; requests in flight are finishing).
@@ -208,7 +239,12 @@ impl Daemon {
         if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
             effective.tls = current.tls.clone();
         }
-        let settings = Settings::new(&effective, self.gateway.clone(), self.pipeline.clone())?;
+        let settings = Settings::new(
+            &effective,
+            self.gateway.clone(),
+            self.pipeline.clone(),
+            self.metrics.clone(),
+        )?;
         let gateway = Gateway::prepare(&effective, &settings.site)?;
         for (key, changed) in [
             ("server_id", current.server_id != effective.server_id),
@@ -344,9 +380,11 @@ impl AcceptLoop {
             };
             let settings = self.settings.borrow().clone();
             let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+                settings.metrics.refused();
                 refuse(&stream, peer, &settings);
                 continue;
             };
+            settings.metrics.accepted();
             let _ = stream.set_nodelay(true);
             let (drain, cut) = (self.drain.clone(), self.cut.clone());
             self.tracker.spawn(async move {
@@ -371,8 +409,14 @@ async fn serve_stream(
     };
     match tokio::time::timeout(settings.timeouts.tls_handshake, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Connection::new(tls, peer, settings, drain).run().await,
-        Ok(Err(error)) => tracing::debug!(%peer, %error, "tls handshake failed"),
-        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+        Ok(Err(error)) => {
+            settings.metrics.tls_handshake_failed();
+            tracing::debug!(%peer, %error, "tls handshake failed");
+        }
+        Err(_) => {
+            settings.metrics.tls_handshake_failed();
+            tracing::debug!(%peer, "tls handshake timed out");
+        }
     }
 }
 

@@ -3,12 +3,14 @@
 //! started with.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use agtp_core::{Headers, Limits, Response};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, ConfigError, Timeouts};
 use crate::gateway::Gateway;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::site::Site;
 
@@ -23,6 +25,10 @@ pub(crate) struct Settings {
     pub(crate) gateway: Arc<Gateway>,
     /// Not reloaded either: modules are built once, at start.
     pub(crate) pipeline: Arc<Pipeline>,
+    /// The daemon's one set of metrics.
+    pub(crate) metrics: Arc<Metrics>,
+    /// `admin.slow_request`: requests slower than this are logged at WARN.
+    pub(crate) slow_request: Option<Duration>,
 }
 
 impl Settings {
@@ -30,6 +36,7 @@ impl Settings {
         config: &Config,
         gateway: Arc<Gateway>,
         pipeline: Arc<Pipeline>,
+        metrics: Arc<Metrics>,
     ) -> Result<Settings, ConfigError> {
         Ok(Settings {
             server_id: config.server_id.clone(),
@@ -39,6 +46,8 @@ impl Settings {
             site: Site::load(config)?,
             gateway,
             pipeline,
+            metrics,
+            slow_request: config.admin.slow_request,
         })
     }
 

@@ -30,11 +30,7 @@ fn start(site: &Site, extra: &str) -> (Running, SocketAddr) {
         &[("PATH", env!("PATH"))],
         &["--admin-listen", "127.0.0.1:0"],
     );
-    let admin = running.ready["fields"]["admin"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let admin = running.admin();
     (running, admin)
 }
 

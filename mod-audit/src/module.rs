@@ -12,7 +12,7 @@
 //! queued, write the shutdown checkpoint and sync, and waits for it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::oneshot;
 
-use agtp_core::module::{Completion, Module, Signer};
+use agtp_core::module::{Completion, MetricKind, Module, ModuleMetric, Signer};
 
 use crate::attribution::{Attribution, MAX_AGENT_HEADS};
 use crate::capture::{agent_of, record_body};
@@ -182,6 +182,62 @@ impl Module for AuditModule {
 
     fn reopen(&self) {
         self.shared.reopen.notify_one();
+    }
+
+    fn metrics(&self) -> Vec<ModuleMetric> {
+        let s = &self.shared;
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let counter = |name, help, labels, value| ModuleMetric {
+            name,
+            help,
+            kind: MetricKind::Counter,
+            labels,
+            value,
+        };
+        vec![
+            counter(
+                "audit_records_total",
+                "Audit records appended to the log.",
+                Vec::new(),
+                load(&s.n_written),
+            ),
+            counter(
+                "audit_records_lost_total",
+                "Audit records that could not be written.",
+                Vec::new(),
+                load(&s.n_lost),
+            ),
+            counter(
+                "audit_checkpoints_total",
+                "Signed checkpoints appended to the audit log.",
+                Vec::new(),
+                load(&s.n_checkpoints),
+            ),
+            counter(
+                "audit_fsyncs_total",
+                "Syncs of the audit log to disk.",
+                Vec::new(),
+                load(&s.n_syncs),
+            ),
+            counter(
+                "audit_rotations_total",
+                "Audit log files closed: by size (rotate) or after logrotate renamed them (reopen).",
+                vec![("reason", "rotate".to_owned())],
+                load(&s.n_rotated),
+            ),
+            counter(
+                "audit_rotations_total",
+                "Audit log files closed: by size (rotate) or after logrotate renamed them (reopen).",
+                vec![("reason", "reopen".to_owned())],
+                load(&s.n_reopened),
+            ),
+            counter(
+                "audit_write_errors_total",
+                "Failed appends (retried) and syncs of the audit log.",
+                Vec::new(),
+                load(&s.n_write_errors),
+            ),
+        ]
     }
 }
 

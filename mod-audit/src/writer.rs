@@ -47,6 +47,13 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     pub(crate) n_written: AtomicU64,
     pub(crate) n_lost: AtomicU64,
+    pub(crate) n_checkpoints: AtomicU64,
+    pub(crate) n_syncs: AtomicU64,
+    /// Files closed by size (`rotate`) and after logrotate renamed them (`reopen`).
+    pub(crate) n_rotated: AtomicU64,
+    pub(crate) n_reopened: AtomicU64,
+    /// Failed appends and syncs (an append is retried until it succeeds).
+    pub(crate) n_write_errors: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -114,7 +121,9 @@ impl Writer {
     }
 
     fn sync(&mut self) {
+        self.shared.n_syncs.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.file.sync() {
+            self.shared.n_write_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, path = %self.config.path.display(), "cannot sync the audit log");
         }
     }
@@ -153,6 +162,7 @@ impl Writer {
         let root = hex(&self.chain.frontier.root());
         let sealed = self.chain.seal(body, &*self.signer);
         if self.write_entry(sealed, Kind::Checkpoint).await {
+            self.shared.n_checkpoints.fetch_add(1, Ordering::Relaxed);
             tracing::info!(tree_size, root = %root, reason, path = %self.config.path.display(), "audit checkpoint");
         }
     }
@@ -172,6 +182,7 @@ impl Writer {
                 }
                 Err(e) => {
                     failures += 1;
+                    self.shared.n_write_errors.fetch_add(1, Ordering::Relaxed);
                     if failures == 1 {
                         tracing::error!(error = %e, path = %self.config.path.display(), "cannot append to the audit log; retrying, exchanges wait meanwhile");
                     }
@@ -225,6 +236,11 @@ impl Writer {
         self.file = new;
         self.chain.file_start = true;
         self.rotate_after = None;
+        let counter = match reason {
+            "rotate" => &self.shared.n_rotated,
+            _ => &self.shared.n_reopened,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         true
     }
 }

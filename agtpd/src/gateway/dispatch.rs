@@ -9,6 +9,7 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Duration;
 
 use runtime_protocol::{
     EndpointError, ErrorFrame, Frame, Reply, Request, RequestEnvelope, ResponseEnvelope, Trust,
@@ -37,6 +38,19 @@ pub(crate) struct Call<'a> {
     pub(crate) trust: Option<Trust>,
 }
 
+/// Where one call spent its time, for the slow-request log. Copying it costs no allocation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallTiming {
+    /// The pool asked; `None` when it does not exist.
+    pub(crate) pool: Option<Arc<str>>,
+    /// The runtime process that took the request last, when known.
+    pub(crate) pid: Option<u32>,
+    /// Waiting for a free connection, every attempt together.
+    pub(crate) queue_wait: Duration,
+    /// From handing the request to a connection to its answer, every attempt together.
+    pub(crate) round_trip: Duration,
+}
+
 /// Why a call got no reply from a handler.
 #[derive(Debug)]
 pub(crate) enum GatewayError {
@@ -57,17 +71,22 @@ pub(crate) enum GatewayError {
 }
 
 impl Gateway {
-    /// Runs `call` on a connection of its pool and returns the handler's reply.
-    pub(crate) async fn call(&self, call: Call<'_>) -> Result<Reply, GatewayError> {
+    /// Runs `call` on a connection of its pool and returns the handler's reply, with
+    /// where the call spent its time (also recorded in the pool's histograms).
+    pub(crate) async fn call(&self, call: Call<'_>) -> (Result<Reply, GatewayError>, CallTiming) {
+        let mut timing = CallTiming::default();
         let (pool, queue_length, queue_wait) = {
             let state = self.read();
             let Some(pool) = state.pools.get(call.pool) else {
-                return Err(GatewayError::Unavailable);
+                return (Err(GatewayError::Unavailable), timing);
             };
             let config = &state.settings.config;
             (pool.clone(), config.queue_length, config.queue_wait)
         };
-        let result = self.dispatch(&pool, call, queue_length, queue_wait).await;
+        timing.pool = Some(pool.shared_name().clone());
+        let result = self
+            .dispatch(&pool, call, queue_length, queue_wait, &mut timing)
+            .await;
         let stats = &pool.stats;
         let counter = match &result {
             Ok(_) | Err(GatewayError::HandlerFailed(_) | GatewayError::EndpointError(_)) => {
@@ -79,7 +98,7 @@ impl Gateway {
             Err(GatewayError::Failed | GatewayError::Unsendable(_)) => &stats.n_failed,
         };
         counter.fetch_add(1, Relaxed);
-        result
+        (result, timing)
     }
 
     async fn dispatch(
@@ -87,7 +106,8 @@ impl Gateway {
         pool: &Arc<Pool>,
         call: Call<'_>,
         queue_length: usize,
-        queue_wait: std::time::Duration,
+        queue_wait: Duration,
+        timing: &mut CallTiming,
     ) -> Result<Reply, GatewayError> {
         let Call {
             idempotent,
@@ -117,19 +137,29 @@ impl Gateway {
                 true => GatewayError::Failed,
                 false => GatewayError::Unavailable,
             };
+            let timings = &pool.timings;
             let lease = match pool.acquire(queue_length) {
-                Acquired::Ready(lease) => lease,
+                Acquired::Ready(lease) => {
+                    timings.queue_wait.observe(0.0);
+                    lease
+                }
                 Acquired::Unavailable => return Err(gone),
                 Acquired::Full => return Err(GatewayError::Busy),
                 Acquired::Queued(ticket) => {
                     let wait = queue_wait.min(deadline.saturating_duration_since(now));
-                    match ticket.wait(wait).await {
+                    let waited = ticket.wait(wait).await;
+                    let elapsed = now.elapsed();
+                    timing.queue_wait += elapsed;
+                    timings.queue_wait.observe(elapsed.as_secs_f64());
+                    match waited {
                         Ok(lease) => lease,
                         Err(true) => return Err(GatewayError::Busy),
                         Err(false) => return Err(gone),
                     }
                 }
             };
+            timing.pid = lease.pid();
+            let sent = Instant::now();
             let (reply, answer) = oneshot::channel();
             let busy = Busy::start(&pool.stats.n_busy);
             let outcome = match lease.send(Job {
@@ -144,6 +174,11 @@ impl Gateway {
                 }),
             };
             drop(busy);
+            let round_trip = sent.elapsed();
+            timing.round_trip += round_trip;
+            if let Some(Outcome::Answered(_) | Outcome::Failed(_) | Outcome::TimedOut) = &outcome {
+                timings.round_trip.observe(round_trip.as_secs_f64());
+            }
             match outcome {
                 Some(Outcome::Answered(ResponseEnvelope::Reply(reply))) => return Ok(reply),
                 Some(Outcome::Answered(ResponseEnvelope::EndpointError(error))) => {

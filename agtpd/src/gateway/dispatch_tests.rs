@@ -15,7 +15,14 @@ use super::{Call, Gateway};
 
 fn slot(id: u64) -> (Slot, mpsc::Receiver<Job>) {
     let (jobs, rx) = mpsc::channel(1);
-    (Slot { id, jobs }, rx)
+    (
+        Slot {
+            id,
+            jobs,
+            pid: None,
+        },
+        rx,
+    )
 }
 
 /// A connection task stand-in that answers every request with `{"served_by": id}`.
@@ -54,6 +61,7 @@ async fn a_request_never_written_is_retried_even_when_not_idempotent() {
     let reply = gateway
         .call(call(false))
         .await
+        .0
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(reply.body["served_by"], 2);
 }
@@ -75,7 +83,7 @@ async fn a_request_the_connection_wrote_before_dying_is_not_run_twice() {
     });
     let (healthy, mut healthy_rx) = slot(2);
     pool.join(healthy);
-    let result = gateway.call(call(false)).await;
+    let (result, _) = gateway.call(call(false)).await;
     assert!(
         matches!(result, Err(super::GatewayError::Failed)),
         "{result:?}"

@@ -130,6 +130,7 @@ where
         slot: Slot {
             id: gateway.next_connection_id(),
             jobs: jobs_tx,
+            pid,
         },
         pool,
         jobs,

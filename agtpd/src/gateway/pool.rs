@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use prometheus_client::metrics::histogram::Histogram;
 use runtime_protocol::Register;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,13 +22,25 @@ use super::exchange::Job;
 pub(super) struct Slot {
     pub(super) id: u64,
     pub(super) jobs: mpsc::Sender<Job>,
+    /// The runtime process behind the connection, when the socket tells (Unix peers).
+    pub(super) pid: Option<u32>,
 }
 
 pub(crate) struct Pool {
-    name: String,
+    name: Arc<str>,
     manifest: watch::Sender<Arc<Register>>,
     state: Mutex<State>,
     pub(super) stats: Stats,
+    pub(super) timings: PoolTimings,
+}
+
+/// A pool's time histograms, recorded by dispatch and read at scrape time.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolTimings {
+    /// From asking for a connection to getting one (0 when one was idle).
+    pub(crate) queue_wait: Histogram,
+    /// From handing the request to a connection to its answer.
+    pub(crate) round_trip: Histogram,
 }
 
 #[derive(Default)]
@@ -103,14 +116,23 @@ pub(super) enum Acquired {
 impl Pool {
     pub(super) fn new(name: &str, manifest: Register) -> Pool {
         Pool {
-            name: name.to_owned(),
+            name: Arc::from(name),
             manifest: watch::Sender::new(Arc::new(manifest)),
             state: Mutex::new(State::default()),
             stats: Stats::default(),
+            timings: PoolTimings {
+                queue_wait: crate::metrics::seconds_histogram(),
+                round_trip: crate::metrics::seconds_histogram(),
+            },
         }
     }
 
     pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, shared (for per-call timing reports).
+    pub(super) fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 
@@ -219,7 +241,7 @@ impl Pool {
         let manifest = self.manifest.borrow();
         let s = &self.stats;
         PoolSnapshot {
-            pool: self.name.clone(),
+            pool: self.name.to_string(),
             manifest_hash: manifest.manifest_hash.clone(),
             n_endpoints: manifest.endpoints.len(),
             n_connections: s.n_connections.load(Relaxed),
@@ -248,6 +270,11 @@ impl Lease {
             pool,
             slot: Some(slot),
         }
+    }
+
+    /// The runtime process behind the lent connection, when known.
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.slot.as_ref().and_then(|slot| slot.pid)
     }
 
     /// Hands `job` to the connection. On success the connection owns the request and puts

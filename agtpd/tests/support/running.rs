@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -21,6 +22,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The "agtpd ready" log event.
     pub ready: serde_json::Value,
+    /// Every JSON log event after it, as it comes.
+    pub log: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl Running {
@@ -50,9 +53,36 @@ impl Running {
             }
         };
         let addr = ready["fields"]["listen"].as_str().unwrap().parse().unwrap();
-        // Keep draining the log so the daemon never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Running { child, addr, ready }
+        // Keep reading the log so the daemon never blocks on a full pipe.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let collected = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str(&line) {
+                    collected.lock().unwrap().push(event);
+                }
+            }
+        });
+        Running {
+            child,
+            addr,
+            ready,
+            log,
+        }
+    }
+
+    /// The admin listener's address, when `--admin-listen` or `[admin] listen` set one.
+    pub fn admin(&self) -> SocketAddr {
+        self.ready["fields"]["admin"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("agtpd runs with an admin listener")
+    }
+
+    /// The log events logged so far (after "agtpd ready") that satisfy `pred`.
+    pub fn events(&self, pred: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|e| pred(e)).cloned().collect()
     }
 
     pub fn signal(&self, signal: Signal) {

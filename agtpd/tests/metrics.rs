@@ -1,0 +1,471 @@
+//! `/metrics` and `/status` of the real `agtpd` binary under load, with real runtimes:
+//! the counters move as the traffic says, and the text parses with the Prometheus
+//! project's own OpenMetrics parser (Python `prometheus_client`).
+
+#![allow(clippy::unwrap_used)]
+
+mod runtimes;
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agtpd::admin::client::get;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use runtimes::{query, Endpoint, Site};
+use serde_json::Value;
+use support::running::{Running, AGTPD};
+use support::{error_code, Client};
+use tokio::net::TcpStream;
+
+const MISBEHAVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtimes/misbehaving.py");
+
+/// agtpd serving `site` with `extra` appended to its config, admin on a free port.
+fn start(site: &Site, extra: &str) -> Running {
+    let dir = site.dir.path();
+    let config = format!(
+        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
+        dir.join("agents"),
+        dir.join("endpoints"),
+        site.socket,
+    );
+    let path = dir.join("agtpd.toml");
+    std::fs::write(&path, config).unwrap();
+    Running::start(
+        path.to_str().unwrap(),
+        &[("PATH", env!("PATH"))],
+        &["--admin-listen", "127.0.0.1:0"],
+    )
+}
+
+/// `/metrics`, parsed by `prometheus_client.openmetrics.parser`: sample name to
+/// `[{labels, value}]`. Fails the test when the parser refuses the text.
+async fn scrape(admin: SocketAddr) -> Value {
+    let (status, body) = get(admin, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let script = "import sys, json\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        out = {}\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   for s in family.samples:\n\
+        \x20       out.setdefault(s.name, []).append({'labels': s.labels, 'value': s.value})\n\
+        print(json.dumps(out))\n";
+    let mut parser = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    parser.stdin.take().unwrap().write_all(&body).unwrap();
+    let out = parser.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenMetrics parser refused /metrics: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The value of sample `name` whose labels include `labels`; 0 when there is none.
+fn sample(metrics: &Value, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found = metrics[name].as_array().into_iter().flatten().find(|s| {
+        labels
+            .iter()
+            .all(|(k, v)| s["labels"][*k].as_str() == Some(*v))
+    });
+    found.map_or(0.0, |s| s["value"].as_f64().unwrap())
+}
+
+/// Scrapes until `pred` holds (at most 10 s); returns that scrape.
+async fn scrape_until(admin: SocketAddr, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = scrape(admin).await;
+        if pred(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/metrics never got there: {last:#}");
+}
+
+async fn status(admin: SocketAddr) -> Value {
+    let (code, body) = get(admin, "/status").await.unwrap();
+    assert_eq!(code, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
+async fn readyz(admin: SocketAddr) -> (u16, String) {
+    let (code, body) = get(admin, "/readyz").await.unwrap();
+    (code, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn client(addr: SocketAddr) -> Client<TcpStream> {
+    Client::new(TcpStream::connect(addr).await.unwrap())
+}
+
+#[tokio::test]
+async fn requests_under_load_are_counted_by_method_status_class_and_endpoint() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("ok", &["--connections", "4"]);
+    scrape_until(admin, |m| {
+        sample(
+            m,
+            "agtpd_pool_connections",
+            &[("pool", "default"), ("state", "idle")],
+        ) == 4.0
+    })
+    .await;
+
+    // 8 connections at once, 25 requests each.
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let addr = daemon.addr;
+        load.push(tokio::spawn(async move {
+            let mut c = client(addr).await;
+            for _ in 0..25 {
+                let r = c.exchange(query("/things", "{}")).await;
+                assert_eq!(r.status.code(), 200);
+            }
+        }));
+    }
+    for task in load {
+        task.await.unwrap();
+    }
+    let mut c = client(daemon.addr).await;
+    let missing = c.exchange(query("/nothing-here", "{}")).await;
+    assert_eq!(missing.status.code(), 404);
+    let discover = c.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+    assert_eq!(discover.status.code(), 200);
+    let broken = client(daemon.addr)
+        .await
+        .exchange("GET / HTTP/1.1\r\n\r\n")
+        .await;
+    assert_eq!(broken.status.code(), 400);
+
+    let m = scrape(admin).await;
+    let things = [
+        ("method", "QUERY"),
+        ("status_class", "2xx"),
+        ("endpoint", "/things"),
+    ];
+    assert_eq!(sample(&m, "agtpd_requests_total", &things), 200.0);
+    let unrouted = [
+        ("method", "QUERY"),
+        ("status_class", "4xx"),
+        ("endpoint", "unrouted"),
+    ];
+    assert_eq!(sample(&m, "agtpd_requests_total", &unrouted), 1.0);
+    let discovery = [
+        ("method", "DISCOVER"),
+        ("status_class", "2xx"),
+        ("endpoint", "unrouted"),
+    ];
+    assert_eq!(sample(&m, "agtpd_requests_total", &discovery), 1.0);
+    let unparsed = [("method", "unparsed"), ("status_class", "4xx")];
+    assert_eq!(sample(&m, "agtpd_requests_total", &unparsed), 1.0);
+    let endpoint = [("endpoint", "/things")];
+    assert_eq!(
+        sample(&m, "agtpd_request_duration_seconds_count", &endpoint),
+        200.0
+    );
+    let pool = [("pool", "default")];
+    let served = [("pool", "default"), ("outcome", "served")];
+    assert_eq!(sample(&m, "agtpd_gateway_requests_total", &served), 200.0);
+    assert_eq!(
+        sample(&m, "agtpd_gateway_round_trip_seconds_count", &pool),
+        200.0
+    );
+    assert_eq!(sample(&m, "agtpd_queue_wait_seconds_count", &pool), 200.0);
+    assert_eq!(sample(&m, "agtpd_queue_rejections_total", &pool), 0.0);
+    assert_eq!(sample(&m, "agtpd_connections_accepted_total", &[]), 10.0);
+    assert_eq!(
+        sample(
+            &m,
+            "agtpd_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+
+    let s = status(admin).await;
+    let p = &s["pools"][0];
+    assert_eq!(p["pool"], "default");
+    assert_eq!(p["requests"]["served"], 200);
+    assert_eq!(p["connections"]["total"], 4);
+    assert_eq!(p["processes"][0]["served"], 200);
+    assert!(s["config_hash"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(s["ready"], true);
+}
+
+#[tokio::test]
+async fn a_full_queue_counts_a_rejection_and_shows_busy_connections_and_queue_depth() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "[gateway]\nqueue_length = 1\n");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("hang", &["--connections", "1"]);
+    let pool = [("pool", "default")];
+    scrape_until(admin, |m| {
+        sample(
+            m,
+            "agtpd_pool_connections",
+            &[("pool", "default"), ("state", "idle")],
+        ) == 1.0
+    })
+    .await;
+    let mut hung = client(daemon.addr).await;
+    hung.send(query("/things", "{}")).await;
+    scrape_until(admin, |m| {
+        sample(
+            m,
+            "agtpd_pool_connections",
+            &[("pool", "default"), ("state", "busy")],
+        ) == 1.0
+    })
+    .await;
+    let mut queued = client(daemon.addr).await;
+    queued.send(query("/things", "{}")).await;
+    scrape_until(admin, |m| sample(m, "agtpd_pool_queue_depth", &pool) == 1.0).await;
+
+    let refused = client(daemon.addr)
+        .await
+        .exchange(query("/things", "{}"))
+        .await;
+    assert_eq!(refused.status.code(), 503);
+    assert_eq!(error_code(&refused), "runtime-busy");
+    let m = scrape(admin).await;
+    assert_eq!(sample(&m, "agtpd_queue_rejections_total", &pool), 1.0);
+    let busy = [("pool", "default"), ("outcome", "rejected_busy")];
+    assert_eq!(sample(&m, "agtpd_gateway_requests_total", &busy), 1.0);
+    let class = [("status_class", "5xx"), ("endpoint", "/things")];
+    assert_eq!(sample(&m, "agtpd_requests_total", &class), 1.0);
+    let s = status(admin).await;
+    assert_eq!(s["pools"][0]["queue_depth"], 1);
+    assert_eq!(s["pools"][0]["connections"]["busy"], 1);
+    assert_eq!(s["pools"][0]["requests"]["rejected_busy"], 1);
+    // The admin listener answers while the pool is saturated.
+    assert_eq!(readyz(admin).await, (200, "ready\n".to_owned()));
+}
+
+#[tokio::test]
+async fn a_killed_supervised_runtime_counts_a_restart_and_readyz_follows_it() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let runtime = format!(
+        "[[runtime]]\npool = \"default\"\ncommand = \"python3\"\nargs = [{MISBEHAVING:?}, \"ok\"]\nconnections = 1\n"
+    );
+    let daemon = start(&site, &runtime);
+    let admin = daemon.admin();
+    let pool = [("pool", "default")];
+    for _ in 0..200 {
+        if readyz(admin).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = status(admin).await;
+    let pid = before["pools"][0]["processes"][0]["pid"].as_u64().unwrap();
+    assert_eq!(before["pools"][0]["supervised"], true);
+    assert_eq!(before["pools"][0]["slots"][0]["pid"], pid);
+    let m = scrape(admin).await;
+    assert_eq!(sample(&m, "agtpd_runtime_restarts_total", &pool), 0.0);
+
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    let m = scrape_until(admin, |m| {
+        sample(m, "agtpd_runtime_restarts_total", &pool) == 1.0
+    })
+    .await;
+    assert_eq!(sample(&m, "agtpd_runtime_recycles_total", &pool), 0.0);
+    // The replacement registers, and the pool is ready again.
+    for _ in 0..200 {
+        let s = status(admin).await;
+        let now = s["pools"][0]["processes"][0]["pid"].as_u64();
+        if s["ready"] == true && now.is_some_and(|p| p != pid) {
+            assert_eq!(s["pools"][0]["restarts"], 1);
+            assert_eq!(s["pools"][0]["processes"][0]["restarts"], 1);
+            let r = client(daemon.addr)
+                .await
+                .exchange(query("/things", "{}"))
+                .await;
+            assert_eq!(r.status.code(), 200);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no replacement registered: {:#}", status(admin).await);
+}
+
+#[tokio::test]
+async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("ok", &["--connections", "1"]);
+    for _ in 0..200 {
+        if readyz(admin).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut slow = client(daemon.addr).await;
+    slow.send(query("/things", r#"{"mode": "slow-ok", "delay_ms": 1500}"#))
+        .await;
+    scrape_until(admin, |m| {
+        sample(
+            m,
+            "agtpd_pool_connections",
+            &[("pool", "default"), ("state", "busy")],
+        ) == 1.0
+    })
+    .await;
+    daemon.signal(Signal::SIGTERM);
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        answer = readyz(admin).await;
+        if answer.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(answer.0, 503);
+    assert!(answer.1.contains("draining"), "{}", answer.1);
+    assert_eq!(status(admin).await["draining"], true);
+    let finished = slow.response().await;
+    assert_eq!(finished.status.code(), 200);
+    assert_eq!(daemon.wait(), Some(0));
+}
+
+#[tokio::test]
+async fn a_request_slower_than_slow_request_is_logged_with_pool_pid_and_timing() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "[admin]\nslow_request = \"200ms\"\n");
+    let runtime = site.runtime("ok", &["--connections", "1"]);
+    let admin = daemon.admin();
+    for _ in 0..200 {
+        if readyz(admin).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = client(daemon.addr).await;
+    let fast = c.exchange(query("/things", "{}")).await;
+    assert_eq!(fast.status.code(), 200);
+    let slow = c
+        .exchange(query("/things", r#"{"mode": "slow-ok", "delay_ms": 400}"#))
+        .await;
+    assert_eq!(slow.status.code(), 200);
+    let mut logged = Vec::new();
+    for _ in 0..100 {
+        logged = daemon.events(|e| e["target"] == "agtpd::slow");
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(logged.len(), 1, "only the slow request: {logged:?}");
+    let line = &logged[0];
+    assert_eq!(line["level"], "WARN");
+    let f = &line["fields"];
+    assert_eq!(f["message"], "slow request");
+    assert_eq!(
+        (f["method"].as_str(), f["path"].as_str()),
+        (Some("QUERY"), Some("/things"))
+    );
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["pool"], "default");
+    assert_eq!(f["pid"], runtime.pid());
+    let gateway = f["gateway_us"].as_u64().unwrap();
+    let total = f["total_us"].as_u64().unwrap();
+    assert!(gateway >= 400_000 && total >= gateway, "{f}");
+    assert_eq!(f["queue_wait_us"], 0);
+    assert_eq!(f["modules_us"], 0);
+}
+
+#[tokio::test]
+async fn reloads_are_counted_by_result_with_the_last_success_time() {
+    let site = Site::new(&[]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    let first = scrape(admin).await;
+    let started = sample(
+        &first,
+        "agtpd_config_last_reload_success_timestamp_seconds",
+        &[],
+    );
+    assert!(started > 1.0e9);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    daemon.signal(Signal::SIGHUP);
+    let m = scrape_until(admin, |m| {
+        sample(m, "agtpd_config_reloads_total", &[("result", "success")]) == 1.0
+    })
+    .await;
+    assert!(
+        sample(
+            &m,
+            "agtpd_config_last_reload_success_timestamp_seconds",
+            &[]
+        ) > started
+    );
+
+    let config = site.dir.path().join("agtpd.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("max_connections = 0\n");
+    std::fs::write(&config, text).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    scrape_until(admin, |m| {
+        sample(m, "agtpd_config_reloads_total", &[("result", "failure")]) == 1.0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_records_checkpoints_and_fsyncs_are_exported_from_the_module() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let keygen = Command::new(AGTPD)
+        .args(["keygen", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let config = dir.path().join("agtpd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[signing]\nkey_file = \"{d}/signing.key\"\n[modules]\nload = [\"audit\"]\n\
+             [modules.audit]\npath = \"{d}/audit.log\"\nfsync = \"always\"\ncheckpoint_every = 5\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let daemon = Running::start(
+        config.to_str().unwrap(),
+        &[],
+        &["--admin-listen", "127.0.0.1:0"],
+    );
+    let admin = daemon.admin();
+    let mut c = client(daemon.addr).await;
+    for _ in 0..12 {
+        let r = c.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+        assert_eq!(r.status.code(), 200);
+    }
+    let m = scrape_until(admin, |m| {
+        sample(m, "agtpd_audit_records_total", &[]) == 12.0
+    })
+    .await;
+    assert_eq!(sample(&m, "agtpd_audit_checkpoints_total", &[]), 2.0);
+    assert!(sample(&m, "agtpd_audit_fsyncs_total", &[]) >= 1.0);
+    assert_eq!(sample(&m, "agtpd_audit_records_lost_total", &[]), 0.0);
+    assert_eq!(
+        sample(&m, "agtpd_audit_rotations_total", &[("reason", "rotate")]),
+        0.0
+    );
+    assert_eq!(sample(&m, "agtpd_audit_write_errors_total", &[]), 0.0);
+    let s = status(admin).await;
+    assert_eq!(s["modules"], serde_json::json!(["audit"]));
+}
