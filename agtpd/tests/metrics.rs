@@ -469,3 +469,43 @@ async fn audit_records_checkpoints_and_fsyncs_are_exported_from_the_module() {
     let s = status(admin).await;
     assert_eq!(s["modules"], serde_json::json!(["audit"]));
 }
+
+#[tokio::test]
+async fn a_cache_hit_and_a_miss_count_in_the_cache_module_metrics() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "[modules]\nload = [\"cache\"]\n");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("ok", &["--connections", "1"]);
+    for _ in 0..200 {
+        if readyz(admin).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = client(daemon.addr).await;
+    let first = c.exchange(query("/things", r#"{"data": "x"}"#)).await;
+    let again = c.exchange(query("/things", r#"{"data": "x"}"#)).await;
+    assert_eq!((first.status.code(), again.status.code()), (200, 200));
+    assert!(
+        again
+            .headers
+            .get("Cache-Status")
+            .unwrap()
+            .starts_with("agtpd; hit"),
+        "{:?}",
+        again.headers.get("Cache-Status")
+    );
+    let m = scrape(admin).await;
+    assert_eq!(sample(&m, "agtpd_cache_hits_total", &[]), 1.0);
+    assert_eq!(sample(&m, "agtpd_cache_misses_total", &[]), 1.0);
+    assert_eq!(sample(&m, "agtpd_cache_stores_total", &[]), 1.0);
+    // Only the miss reached the runtime.
+    let served = [("pool", "default"), ("outcome", "served")];
+    assert_eq!(sample(&m, "agtpd_gateway_requests_total", &served), 1.0);
+    let things = [
+        ("method", "QUERY"),
+        ("status_class", "2xx"),
+        ("endpoint", "/things"),
+    ];
+    assert_eq!(sample(&m, "agtpd_requests_total", &things), 2.0);
+}
