@@ -1,5 +1,5 @@
-//! The admin listener through the real `agtpd` binary: `/healthz`, `/readyz`, `/status`,
-//! and the exit codes of `agtpd health`.
+//! The admin listener through the real `agtpd` binary: `/healthz`, `/readyz` (runtimes
+//! coming and going, drain), the exit codes of `agtpd health`, and the slow-request log.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,27 +11,13 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use agtpd::admin::client::get;
-use runtimes::{Endpoint, Site};
+use nix::sys::signal::Signal;
+use runtimes::{query, Endpoint, Site};
+use support::admin::{readyz, readyz_until, status};
 use support::running::{Running, AGTPD};
 
-/// agtpd serving `site` with its admin listener on a free loopback port.
-fn start(site: &Site, extra: &str) -> (Running, SocketAddr) {
-    let dir = site.dir.path();
-    let config = format!(
-        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        site.socket,
-    );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
-    let running = Running::start(
-        path.to_str().unwrap(),
-        &[("PATH", env!("PATH"))],
-        &["--admin-listen", "127.0.0.1:0"],
-    );
-    let admin = running.admin();
-    (running, admin)
+fn start(site: &Site, extra: &str) -> Running {
+    support::admin::start(site.dir.path(), &site.socket, extra)
 }
 
 fn agtpd(args: &[&str]) -> Output {
@@ -46,24 +32,11 @@ fn health(admin: SocketAddr) -> Output {
     agtpd(&["health", "--admin", &admin.to_string()])
 }
 
-/// Polls `/readyz` (at most 10 s) until it answers `code`; returns the body.
-async fn readyz_until(admin: SocketAddr, code: u16) -> String {
-    let mut last = None;
-    for _ in 0..200 {
-        let (status, body) = get(admin, "/readyz").await.unwrap();
-        if status == code {
-            return String::from_utf8(body.to_vec()).unwrap();
-        }
-        last = Some((status, body));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("/readyz never answered {code}; last: {last:?}");
-}
-
 #[tokio::test]
 async fn readyz_is_503_naming_the_pool_until_a_runtime_registers_and_health_follows_it() {
     let site = Site::new(&[Endpoint::query("/things")]);
-    let (daemon, admin) = start(&site, "");
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
 
     let (status, body) = get(admin, "/healthz").await.unwrap();
     assert_eq!((status, &body[..]), (200, &b"ok\n"[..]));
@@ -95,7 +68,8 @@ async fn readyz_is_503_naming_the_pool_until_a_runtime_registers_and_health_foll
 #[tokio::test]
 async fn agtpd_health_reads_the_admin_address_from_the_config_file_and_the_environment() {
     let site = Site::new(&[]);
-    let (daemon, admin) = start(&site, "");
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
     let config = site.dir.path().join("probe.toml");
     std::fs::write(&config, format!("[admin]\nlisten = \"{admin}\"\n")).unwrap();
     let from_file = agtpd(&["health", "--config", config.to_str().unwrap()]);
@@ -145,4 +119,75 @@ fn a_non_loopback_admin_address_is_refused_by_check_config_unless_allowed() {
     .unwrap();
     let allowed = agtpd(&["--config", config.to_str().unwrap(), "--check-config"]);
     assert_eq!(allowed.status.code(), Some(0), "{allowed:?}");
+}
+
+#[tokio::test]
+async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("ok", &["--connections", "1"]);
+    readyz_until(admin, 200).await;
+    let mut slow = daemon.client().await;
+    slow.send(query("/things", r#"{"mode": "slow-ok", "delay_ms": 3000}"#))
+        .await;
+    while status(admin).await["pools"][0]["connections"]["busy"] != 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon.signal(Signal::SIGTERM);
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        answer = readyz(admin).await;
+        if answer.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(answer.0, 503);
+    assert!(answer.1.contains("draining"), "{}", answer.1);
+    assert_eq!(status(admin).await["draining"], true);
+    let finished = slow.response().await;
+    assert_eq!(finished.status.code(), 200);
+    assert_eq!(daemon.wait(), Some(0));
+}
+
+#[tokio::test]
+async fn a_request_slower_than_slow_request_is_logged_with_pool_pid_and_timing() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "[admin]\nslow_request = \"300ms\"\n");
+    let runtime = site.runtime("ok", &["--connections", "1"]);
+    let admin = daemon.admin();
+    readyz_until(admin, 200).await;
+    let mut c = daemon.client().await;
+    let fast = c.exchange(query("/things", "{}")).await;
+    assert_eq!(fast.status.code(), 200);
+    let slow = c
+        .exchange(query("/things", r#"{"mode": "slow-ok", "delay_ms": 700}"#))
+        .await;
+    assert_eq!(slow.status.code(), 200);
+    let mut logged = Vec::new();
+    for _ in 0..100 {
+        logged = daemon.events(|e| e["target"] == "agtpd::slow");
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(logged.len(), 1, "only the slow request: {logged:?}");
+    let line = &logged[0];
+    assert_eq!(line["level"], "WARN");
+    let f = &line["fields"];
+    assert_eq!(f["message"], "slow request");
+    assert_eq!(
+        (f["method"].as_str(), f["path"].as_str()),
+        (Some("QUERY"), Some("/things"))
+    );
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["pool"], "default");
+    assert_eq!(f["pid"], runtime.pid());
+    let gateway = f["gateway_us"].as_u64().unwrap();
+    let total = f["total_us"].as_u64().unwrap();
+    assert!(gateway >= 700_000 && total >= gateway, "{f}");
+    assert_eq!(f["queue_wait_us"], 0);
+    assert_eq!(f["modules_us"], 0);
 }

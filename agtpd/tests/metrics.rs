@@ -7,106 +7,21 @@
 mod runtimes;
 mod support;
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use agtpd::admin::client::get;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use runtimes::{query, Endpoint, Site};
-use serde_json::Value;
+use support::admin::{readyz, readyz_until, sample, scrape, scrape_until, status};
 use support::running::{Running, AGTPD};
 use support::{error_code, Client};
 use tokio::net::TcpStream;
 
 const MISBEHAVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtimes/misbehaving.py");
 
-/// agtpd serving `site` with `extra` appended to its config, admin on a free port.
 fn start(site: &Site, extra: &str) -> Running {
-    let dir = site.dir.path();
-    let config = format!(
-        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        site.socket,
-    );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
-    Running::start(
-        path.to_str().unwrap(),
-        &[("PATH", env!("PATH"))],
-        &["--admin-listen", "127.0.0.1:0"],
-    )
-}
-
-/// `/metrics`, parsed by `prometheus_client.openmetrics.parser`: sample name to
-/// `[{labels, value}]`. Fails the test when the parser refuses the text.
-async fn scrape(admin: SocketAddr) -> Value {
-    let (status, body) = get(admin, "/metrics").await.unwrap();
-    assert_eq!(status, 200);
-    let script = "import sys, json\n\
-        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
-        out = {}\n\
-        for family in text_string_to_metric_families(sys.stdin.read()):\n\
-        \x20   for s in family.samples:\n\
-        \x20       out.setdefault(s.name, []).append({'labels': s.labels, 'value': s.value})\n\
-        print(json.dumps(out))\n";
-    let mut parser = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    parser.stdin.take().unwrap().write_all(&body).unwrap();
-    let out = parser.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the OpenMetrics parser refused /metrics: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&body)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The value of sample `name` whose labels include `labels`; 0 when there is none.
-fn sample(metrics: &Value, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let found = metrics[name].as_array().into_iter().flatten().find(|s| {
-        labels
-            .iter()
-            .all(|(k, v)| s["labels"][*k].as_str() == Some(*v))
-    });
-    found.map_or(0.0, |s| s["value"].as_f64().unwrap())
-}
-
-/// Scrapes until `pred` holds (at most 10 s); returns that scrape.
-async fn scrape_until(admin: SocketAddr, pred: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = scrape(admin).await;
-        if pred(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("/metrics never got there: {last:#}");
-}
-
-async fn status(admin: SocketAddr) -> Value {
-    let (code, body) = get(admin, "/status").await.unwrap();
-    assert_eq!(code, 200);
-    serde_json::from_slice(&body).unwrap()
-}
-
-async fn readyz(admin: SocketAddr) -> (u16, String) {
-    let (code, body) = get(admin, "/readyz").await.unwrap();
-    (code, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn client(addr: SocketAddr) -> Client<TcpStream> {
-    Client::new(TcpStream::connect(addr).await.unwrap())
+    support::admin::start(site.dir.path(), &site.socket, extra)
 }
 
 #[tokio::test]
@@ -129,7 +44,7 @@ async fn requests_under_load_are_counted_by_method_status_class_and_endpoint() {
     for _ in 0..8 {
         let addr = daemon.addr;
         load.push(tokio::spawn(async move {
-            let mut c = client(addr).await;
+            let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
             for _ in 0..25 {
                 let r = c.exchange(query("/things", "{}")).await;
                 assert_eq!(r.status.code(), 200);
@@ -139,12 +54,13 @@ async fn requests_under_load_are_counted_by_method_status_class_and_endpoint() {
     for task in load {
         task.await.unwrap();
     }
-    let mut c = client(daemon.addr).await;
+    let mut c = daemon.client().await;
     let missing = c.exchange(query("/nothing-here", "{}")).await;
     assert_eq!(missing.status.code(), 404);
     let discover = c.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
     assert_eq!(discover.status.code(), 200);
-    let broken = client(daemon.addr)
+    let broken = daemon
+        .client()
         .await
         .exchange("GET / HTTP/1.1\r\n\r\n")
         .await;
@@ -220,7 +136,7 @@ async fn a_full_queue_counts_a_rejection_and_shows_busy_connections_and_queue_de
         ) == 1.0
     })
     .await;
-    let mut hung = client(daemon.addr).await;
+    let mut hung = daemon.client().await;
     hung.send(query("/things", "{}")).await;
     scrape_until(admin, |m| {
         sample(
@@ -230,14 +146,11 @@ async fn a_full_queue_counts_a_rejection_and_shows_busy_connections_and_queue_de
         ) == 1.0
     })
     .await;
-    let mut queued = client(daemon.addr).await;
+    let mut queued = daemon.client().await;
     queued.send(query("/things", "{}")).await;
     scrape_until(admin, |m| sample(m, "agtpd_pool_queue_depth", &pool) == 1.0).await;
 
-    let refused = client(daemon.addr)
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let refused = daemon.client().await.exchange(query("/things", "{}")).await;
     assert_eq!(refused.status.code(), 503);
     assert_eq!(error_code(&refused), "runtime-busy");
     let m = scrape(admin).await;
@@ -263,12 +176,7 @@ async fn a_killed_supervised_runtime_counts_a_restart_and_readyz_follows_it() {
     let daemon = start(&site, &runtime);
     let admin = daemon.admin();
     let pool = [("pool", "default")];
-    for _ in 0..200 {
-        if readyz(admin).await.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    readyz_until(admin, 200).await;
     let before = status(admin).await;
     let pid = before["pools"][0]["processes"][0]["pid"].as_u64().unwrap();
     assert_eq!(before["pools"][0]["supervised"], true);
@@ -289,102 +197,13 @@ async fn a_killed_supervised_runtime_counts_a_restart_and_readyz_follows_it() {
         if s["ready"] == true && now.is_some_and(|p| p != pid) {
             assert_eq!(s["pools"][0]["restarts"], 1);
             assert_eq!(s["pools"][0]["processes"][0]["restarts"], 1);
-            let r = client(daemon.addr)
-                .await
-                .exchange(query("/things", "{}"))
-                .await;
+            let r = daemon.client().await.exchange(query("/things", "{}")).await;
             assert_eq!(r.status.code(), 200);
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no replacement registered: {:#}", status(admin).await);
-}
-
-#[tokio::test]
-async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
-    let site = Site::new(&[Endpoint::query("/things")]);
-    let daemon = start(&site, "");
-    let admin = daemon.admin();
-    let _runtime = site.runtime("ok", &["--connections", "1"]);
-    for _ in 0..200 {
-        if readyz(admin).await.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut slow = client(daemon.addr).await;
-    slow.send(query("/things", r#"{"mode": "slow-ok", "delay_ms": 1500}"#))
-        .await;
-    scrape_until(admin, |m| {
-        sample(
-            m,
-            "agtpd_pool_connections",
-            &[("pool", "default"), ("state", "busy")],
-        ) == 1.0
-    })
-    .await;
-    daemon.signal(Signal::SIGTERM);
-    let mut answer = (0, String::new());
-    for _ in 0..100 {
-        answer = readyz(admin).await;
-        if answer.0 == 503 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(answer.0, 503);
-    assert!(answer.1.contains("draining"), "{}", answer.1);
-    assert_eq!(status(admin).await["draining"], true);
-    let finished = slow.response().await;
-    assert_eq!(finished.status.code(), 200);
-    assert_eq!(daemon.wait(), Some(0));
-}
-
-#[tokio::test]
-async fn a_request_slower_than_slow_request_is_logged_with_pool_pid_and_timing() {
-    let site = Site::new(&[Endpoint::query("/things")]);
-    let daemon = start(&site, "[admin]\nslow_request = \"200ms\"\n");
-    let runtime = site.runtime("ok", &["--connections", "1"]);
-    let admin = daemon.admin();
-    for _ in 0..200 {
-        if readyz(admin).await.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut c = client(daemon.addr).await;
-    let fast = c.exchange(query("/things", "{}")).await;
-    assert_eq!(fast.status.code(), 200);
-    let slow = c
-        .exchange(query("/things", r#"{"mode": "slow-ok", "delay_ms": 400}"#))
-        .await;
-    assert_eq!(slow.status.code(), 200);
-    let mut logged = Vec::new();
-    for _ in 0..100 {
-        logged = daemon.events(|e| e["target"] == "agtpd::slow");
-        if !logged.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(logged.len(), 1, "only the slow request: {logged:?}");
-    let line = &logged[0];
-    assert_eq!(line["level"], "WARN");
-    let f = &line["fields"];
-    assert_eq!(f["message"], "slow request");
-    assert_eq!(
-        (f["method"].as_str(), f["path"].as_str()),
-        (Some("QUERY"), Some("/things"))
-    );
-    assert_eq!(f["status"], 200);
-    assert_eq!(f["pool"], "default");
-    assert_eq!(f["pid"], runtime.pid());
-    let gateway = f["gateway_us"].as_u64().unwrap();
-    let total = f["total_us"].as_u64().unwrap();
-    assert!(gateway >= 400_000 && total >= gateway, "{f}");
-    assert_eq!(f["queue_wait_us"], 0);
-    assert_eq!(f["modules_us"], 0);
 }
 
 #[tokio::test]
@@ -449,7 +268,7 @@ async fn audit_records_checkpoints_and_fsyncs_are_exported_from_the_module() {
         &["--admin-listen", "127.0.0.1:0"],
     );
     let admin = daemon.admin();
-    let mut c = client(daemon.addr).await;
+    let mut c = daemon.client().await;
     for _ in 0..12 {
         let r = c.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
         assert_eq!(r.status.code(), 200);
@@ -476,13 +295,8 @@ async fn a_cache_hit_and_a_miss_count_in_the_cache_module_metrics() {
     let daemon = start(&site, "[modules]\nload = [\"cache\"]\n");
     let admin = daemon.admin();
     let _runtime = site.runtime("ok", &["--connections", "1"]);
-    for _ in 0..200 {
-        if readyz(admin).await.0 == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut c = client(daemon.addr).await;
+    readyz_until(admin, 200).await;
+    let mut c = daemon.client().await;
     let first = c.exchange(query("/things", r#"{"data": "x"}"#)).await;
     let again = c.exchange(query("/things", r#"{"data": "x"}"#)).await;
     assert_eq!((first.status.code(), again.status.code()), (200, 200));

@@ -2,6 +2,7 @@
 //! a oneshot, and a raw-bytes client that parses answers with agtp-core.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod admin;
 pub mod running;
 
 use std::net::SocketAddr;
