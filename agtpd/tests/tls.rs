@@ -90,6 +90,22 @@ async fn a_tls_12_client_is_refused() {
         .connect(name, tcp)
         .await;
     assert!(result.is_err(), "TLS 1.2 handshake must fail");
+    handshake_failures_reach(&server, 1).await;
+}
+
+/// Waits (at most 2 s) until `/metrics` counts `n` failed TLS handshakes.
+async fn handshake_failures_reach(server: &TestServer, n: u64) {
+    let line = format!("agtpd_tls_handshake_failures_total {n}\n");
+    for _ in 0..200 {
+        if server.daemon.encode_metrics().unwrap().contains(&line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{line:?} not in {}",
+        server.daemon.encode_metrics().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -107,6 +123,7 @@ async fn a_plaintext_client_on_a_tls_listener_gets_no_agtp_answer() {
         !answer.starts_with(b"AGTP"),
         "at most a TLS alert: {answer:?}"
     );
+    handshake_failures_reach(&server, 1).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -117,6 +134,7 @@ async fn a_client_that_never_completes_the_handshake_is_dropped_at_the_timeout()
     let started = tokio::time::Instant::now();
     assert!(silent.is_closed().await);
     assert_eq!(started.elapsed().as_secs(), 10);
+    handshake_failures_reach(&server, 1).await;
 }
 
 #[test]
