@@ -17,7 +17,7 @@ use serde::Serialize;
 /// e.g. AGTPD_LIMITS__MAX_BODY=2097152) < these flags.
 ///
 /// Exit codes: 0 success, 64 usage error, 78 configuration error, 71 a listener could not
-/// be bound, 70 internal error.
+/// be bound, 70 internal error; `agtpd health`: 1 not ready or not answering.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "agtpd", version)]
 pub struct Cli {

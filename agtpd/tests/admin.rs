@@ -191,3 +191,28 @@ async fn a_request_slower_than_slow_request_is_logged_with_pool_pid_and_timing()
     assert_eq!(f["queue_wait_us"], 0);
     assert_eq!(f["modules_us"], 0);
 }
+
+#[tokio::test]
+async fn a_changed_admin_address_waits_for_a_restart_and_the_old_one_keeps_answering() {
+    let site = Site::new(&[]);
+    let dir = site.dir.path();
+    let config = dir.join("agtpd.toml");
+    std::fs::write(&config, "[admin]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let daemon = Running::start(config.to_str().unwrap(), &[], &[]);
+    let admin = daemon.admin();
+    std::fs::write(&config, "[admin]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+    daemon.signal(Signal::SIGHUP);
+    let restart_only = |e: &serde_json::Value| {
+        e["fields"]["key"] == "admin.listen"
+            && e["fields"]["message"]
+                == "changed in the configuration; takes effect after a restart"
+    };
+    for _ in 0..200 {
+        if !daemon.events(restart_only).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(daemon.events(restart_only).len(), 1);
+    assert_eq!(get(admin, "/healthz").await.unwrap().0, 200);
+}
