@@ -59,7 +59,7 @@ pub struct Config {
     pub runtime: Vec<crate::supervisor::RuntimeConfig>,
     /// `[admin]`: the admin listener (health, readiness, metrics, status) and the
     /// slow-request log.
-    pub admin: AdminConfig,
+    pub admin: crate::admin::AdminConfig,
 }
 
 impl Default for Config {
@@ -83,45 +83,8 @@ impl Default for Config {
             policies: Policies::default(),
             manifest: ManifestInfo::default(),
             runtime: Vec::new(),
-            admin: AdminConfig::default(),
+            admin: crate::admin::AdminConfig::default(),
         }
-    }
-}
-
-/// `[admin]`: a plain-HTTP listener answering `/healthz`, `/readyz`, `/metrics` and
-/// `/status`, and the slow-request log.
-///
-/// ```toml
-/// [admin]
-/// listen = "127.0.0.1:4481"
-/// slow_request = "1s"
-/// ```
-/// The admin listener has no authentication, so a non-loopback address needs
-/// `allow_off_loopback = true`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// Where the admin listener binds; absent or empty: no admin listener.
-    #[serde(deserialize_with = "optional_address")]
-    pub listen: Option<SocketAddr>,
-    /// Admit a non-loopback `listen` address.
-    pub allow_off_loopback: bool,
-    /// Requests taking longer are logged at WARN with their timing breakdown; absent: off.
-    #[serde(with = "humantime_serde")]
-    pub slow_request: Option<Duration>,
-}
-
-/// An address, or nothing for an absent or empty value (`AGTPD_ADMIN__LISTEN=`).
-fn optional_address<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<SocketAddr>, D::Error> {
-    match Option::<String>::deserialize(deserializer)? {
-        Some(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}"))),
-        _ => Ok(None),
     }
 }
 
@@ -370,7 +333,7 @@ pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
 
 /// The `[admin]` table alone, through the same layers as [`load`] (file `config`, else
 /// the default file when it exists, then `AGTPD_*`), for `agtpd health` and `agtpd status`.
-pub fn load_admin(config: Option<&Path>) -> Result<AdminConfig, ConfigError> {
+pub fn load_admin(config: Option<&Path>) -> Result<crate::admin::AdminConfig, ConfigError> {
     layers(config, Overrides::default())?
         .extract_inner("admin")
         .map_err(|e| ConfigError::Load(Box::new(e)))
@@ -416,29 +379,8 @@ impl Config {
         self.validate_gateway()?;
         crate::gateway::Signer::load(&self.signing)?;
         crate::supervisor::validate(&self.runtime)?;
-        self.validate_admin()?;
+        crate::admin::validate(&self.admin)?;
         self.validate_plaintext(insecure)
-    }
-
-    fn validate_admin(&self) -> Result<(), ConfigError> {
-        let admin = &self.admin;
-        if admin.slow_request.is_some_and(|d| d.is_zero()) {
-            return Err(invalid(
-                "admin.slow_request",
-                "must be greater than zero; leave it out to turn the slow-request log off",
-            ));
-        }
-        match admin.listen {
-            Some(addr) if !addr.ip().is_loopback() && !admin.allow_off_loopback => Err(invalid(
-                "admin.listen",
-                format!(
-                    "{addr} is not a loopback address and the admin listener has no \
-                     authentication; bind it to 127.0.0.1 or ::1, or set \
-                     admin.allow_off_loopback = true"
-                ),
-            )),
-            _ => Ok(()),
-        }
     }
 
     fn validate_gateway(&self) -> Result<(), ConfigError> {
