@@ -41,7 +41,7 @@ mod tests;
 
 pub use connection::Connection;
 pub use error::{ClientError, ErrorKind};
-pub use pool::Client;
+pub use pool::{Client, Deadlines};
 pub use stream::Stream;
 pub use tls::TlsOptions;
 pub use uri::{is_agent_id, Origin, Uri, UriError};

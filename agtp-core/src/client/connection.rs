@@ -52,6 +52,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self
     }
 
+    /// Replaces the response timeout for the exchanges that follow.
+    pub fn set_response_timeout(&mut self, timeout: Duration) {
+        self.response_timeout = timeout;
+    }
+
     /// Sends `request` and reads its response, all within the response timeout.
     pub async fn send(&mut self, request: &Request) -> Result<Response, ClientError> {
         let mut out = std::mem::take(&mut self.write);

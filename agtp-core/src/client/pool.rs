@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -34,6 +35,15 @@ struct Inner {
     idle: Mutex<HashMap<Origin, Vec<Idle>>>,
 }
 
+/// How long one request may take to connect and to be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Resolving, connecting and the TLS handshake (when a new connection is needed).
+    pub connect: Duration,
+    /// From the first byte of the request written to the last byte of its response.
+    pub response: Duration,
+}
+
 #[derive(Debug)]
 struct Idle {
     connection: Connection<Stream>,
@@ -60,10 +70,27 @@ impl Client {
     /// Sends `request` to `origin` on an idle connection if there is a live one, on a
     /// new one otherwise.
     pub async fn send(&self, origin: &Origin, request: &Request) -> Result<Response, ClientError> {
+        let config = &self.inner.config;
+        let deadlines = Deadlines {
+            connect: config.connect_timeout,
+            response: config.response_timeout,
+        };
+        self.send_within(origin, request, deadlines).await
+    }
+
+    /// [`send`](Self::send) with this request's own connect and response timeouts
+    /// instead of the configuration's (a reverse proxy whose routes differ).
+    pub async fn send_within(
+        &self,
+        origin: &Origin,
+        request: &Request,
+        deadlines: Deadlines,
+    ) -> Result<Response, ClientError> {
         let mut connection = match self.checkout(origin).await {
             Some(connection) => connection,
-            None => self.connect(origin).await?,
+            None => self.open(origin, deadlines.connect).await?,
         };
+        connection.set_response_timeout(deadlines.response);
         let response = connection.send(request).await?;
         self.checkin(origin, connection);
         Ok(response)
@@ -72,14 +99,21 @@ impl Client {
     /// Opens a new connection to `origin`, not shared with the pool: resolve, connect
     /// and (for TLS origins) handshake, within the connect timeout.
     pub async fn connect(&self, origin: &Origin) -> Result<Connection<Stream>, ClientError> {
+        self.open(origin, self.inner.config.connect_timeout).await
+    }
+
+    async fn open(
+        &self,
+        origin: &Origin,
+        timeout: Duration,
+    ) -> Result<Connection<Stream>, ClientError> {
         let tls = if origin.is_tls() {
             Some(self.tls_connector()?)
         } else {
             None
         };
-        let config = &self.inner.config;
-        let stream = stream::open(origin, tls.as_ref(), config.connect_timeout).await?;
-        Ok(Connection::new(stream, config).with_peer(origin.authority()))
+        let stream = stream::open(origin, tls.as_ref(), timeout).await?;
+        Ok(Connection::new(stream, &self.inner.config).with_peer(origin.authority()))
     }
 
     /// How many idle connections the pool holds for `origin`.

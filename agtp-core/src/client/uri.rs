@@ -53,6 +53,9 @@ pub enum UriError {
     /// A fragment (`#...`), which AGTP does not carry.
     #[error("`{0}`: AGTP URIs have no fragment")]
     Fragment(String),
+    /// An agent or a query where only a server may be named.
+    #[error("`{0}`: name a server only, as in agtp://host[:port], with no agent, path or query")]
+    NotServer(String),
 }
 
 /// A parsed `agtp://` URI.
@@ -66,6 +69,16 @@ pub struct Uri {
 }
 
 impl Uri {
+    /// Parses a URI that names a server only (`agtp://host[:port]`), as a proxy's
+    /// upstream must.
+    pub fn parse_server(input: &str) -> Result<Uri, UriError> {
+        let uri: Uri = input.parse()?;
+        if uri.agent_id.is_some() || uri.agent_name.is_some() || !uri.query.is_empty() {
+            return Err(UriError::NotServer(input.to_owned()));
+        }
+        Ok(uri)
+    }
+
     /// The host: a name, an IPv4 address, or an IPv6 address without brackets.
     pub fn host(&self) -> &str {
         &self.host
@@ -112,6 +125,12 @@ impl Uri {
     /// Where to connect, with or without TLS.
     pub fn origin(&self, tls: bool) -> Origin {
         Origin::new(self.host.clone(), self.port(), tls)
+    }
+
+    /// Where to connect by the usual rule: TLS unless the host is loopback, or always
+    /// when `force_tls` is set.
+    pub fn secure_origin(&self, force_tls: bool) -> Origin {
+        self.origin(force_tls || !self.is_loopback())
     }
 
     /// A `method` request addressed as the URI says: the path for `/agents/{name}`, the

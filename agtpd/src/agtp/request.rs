@@ -74,7 +74,7 @@ pub(crate) fn build(target: &TargetArgs, body: Option<&str>) -> Result<(Uri, Req
 /// `--insecure` ask for TLS on loopback too.
 pub(crate) fn origin(uri: &Uri, tls: &TlsArgs) -> Origin {
     let wants_tls = tls.tls || tls.cacert.is_some() || tls.insecure;
-    uri.origin(wants_tls || !uri.is_loopback())
+    uri.secure_origin(wants_tls)
 }
 
 /// Client settings: `timeout` bounds connecting and, separately, the response.
