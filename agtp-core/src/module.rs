@@ -8,13 +8,17 @@
 //!
 //! | phase | when | order | may stop the chain | runs after a refusal or error |
 //! |---|---|---|---|---|
-//! | [`Module::on_request`] | after the gates admitted and routed the request and its input validated | load order | yes: [`Flow::Respond`] | no |
-//! | the handler (runtime gateway or built-in) | if no module responded | - | - | - |
+//! | [`Module::on_request`] | after the gates admitted and routed the request and its input validated; or, with [`Cx::endpoint`] `None`, for an admitted request no endpoint and no built-in serves, before its 404/405 | load order | yes: [`Flow::Respond`] | no |
+//! | the handler (runtime gateway), or the 404/405 of an unrouted request | if no module responded | - | - | - |
 //! | [`Module::on_response`] | after the handler or a module answered | reverse load order, only modules whose `on_request` ran | no | no |
 //! | [`Module::on_complete`] | once the final response is known, before it is written | load order, every module | no | **yes, exactly once per exchange** |
 //!
 //! A hook that returns an error, or panics, becomes 500 `module-error` naming the module;
-//! the daemon keeps serving. `on_complete` cannot fail.
+//! the daemon keeps serving. `on_complete` cannot fail. Gate refusals and the built-ins
+//! (DISCOVER, DESCRIBE) reach `on_complete` only. An unrouted request has passed every
+//! gate that does not need an endpoint (catalog, path grammar, verb policy, identity,
+//! agent lifecycle, soft-deny, scope claim); endpoint scopes and input validation cannot
+//! apply to it.
 //!
 //! Recommended order: `audit` first (it sees every exchange and its real wire status
 //! either way), then `cache`, then `proxy`, so that a cache hit short-circuits before a
@@ -65,8 +69,12 @@ pub struct EndpointFacts {
     pub impact: String,
     /// The author's idempotency declaration.
     pub idempotent: bool,
-    /// The handler kind, e.g. `registered_function`.
+    /// The handler kind, e.g. `registered_function` or `proxy`.
     pub handler: String,
+    /// The handler's settings for the module that serves this kind, as the daemon
+    /// validated them (for `proxy`: `upstreams`, `connect_timeout_ms`, `timeout_ms`);
+    /// `null` for kinds the daemon runs itself.
+    pub handler_config: Value,
 }
 
 /// Per-exchange context shared by the modules and the daemon.
@@ -76,7 +84,9 @@ pub struct Cx {
     pub agent_id: Option<String>,
     /// The agent's principal, when known.
     pub principal_id: Option<String>,
-    /// The endpoint the request was routed to; `None` for built-ins and unrouted requests.
+    /// The endpoint the request was routed to; `None` in `on_request` for a request that
+    /// routed nowhere (which a module may answer instead of the 404/405), and in
+    /// `on_complete` for built-ins, refusals and unrouted requests.
     pub endpoint: Option<EndpointFacts>,
     /// The validated input (path parameters, query and body merged), when there is one.
     pub input: Option<Value>,

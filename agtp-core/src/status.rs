@@ -58,6 +58,7 @@ statuses! {
     BAD_GATEWAY = 502, "Bad Gateway";
     UNAVAILABLE = 503, "Unavailable";
     GATEWAY_TIMEOUT = 504, "Gateway Timeout";
+    LOOP_DETECTED = 508, "Loop Detected";
     DELEGATION_FAILURE = 550, "Delegation Failure";
     AUTHORITY_CHAIN_BROKEN = 551, "Authority Chain Broken";
 }

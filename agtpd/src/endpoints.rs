@@ -22,6 +22,9 @@
 //! Decisions where the file format documentation is silent:
 //! - `required_scopes = [...]` sits in `[endpoint]`; `[endpoint.handler]` adds `runtime`
 //!   (pool name, default `default`) and `timeout` (humantime, default 30s, at most 1h);
+//! - `type = "proxy"` bindings are served by the `proxy` module, which defines and checks
+//!   the rest of their table; the site (`site.rs`) has the module check it at load, and
+//!   refuses it when that module is not loaded;
 //! - legacy HTTP verbs are refused as endpoint methods;
 //! - every `[[endpoint.output]]` field is required in the output; extra fields are allowed;
 //! - a `{param}` of the path must be declared in `[[endpoint.input.required]]` with a
@@ -46,6 +49,8 @@ mod spec;
 mod input_tests;
 #[cfg(test)]
 mod load_tests;
+#[cfg(test)]
+mod proxy_tests;
 #[cfg(test)]
 mod router_tests;
 #[cfg(test)]
@@ -116,6 +121,13 @@ impl EndpointTable {
     /// The endpoints, in load order (file name order for [`EndpointTable::load_dir`]).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Endpoint> + '_ {
         self.endpoints.iter()
+    }
+
+    /// Whether an endpoint is served by a runtime pool through the gateway.
+    pub fn needs_runtimes(&self) -> bool {
+        self.endpoints
+            .iter()
+            .any(|e| matches!(e.handler(), HandlerBinding::RegisteredFunction { .. }))
     }
 
     /// How many endpoints the table holds.

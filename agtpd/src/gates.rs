@@ -21,23 +21,25 @@
 //! 12. the endpoint: `required_scopes` (262), input (400 `invalid-json`, 422
 //!     `input-validation-failed`), then the modules' `on_request` in load order, then its
 //!     handler unless a module answered: a registered function a runtime serves through
-//!     the gateway (what each outcome answers: `gateway/translate.rs`); then the
-//!     modules' `on_response` in reverse.
+//!     the gateway (what each outcome answers: `gateway/translate.rs`), or a `proxy`
+//!     binding the `proxy` module answers; then the modules' `on_response` in reverse.
 //!
-//! Only step 12 runs `on_request`/`on_response`: gate refusals, built-ins (DISCOVER,
-//! DESCRIBE) and unrouted requests (404, 405) skip them for now. Every answer, those
-//! included, still passes `on_complete` (in `connection.rs`).
+//! Step 12 and the unrouted requests are `handler.rs`. Modules' `on_request` and
+//! `on_response` run around the handler of a routed endpoint, and around the refusal of a
+//! request step 11 routed nowhere (404 `endpoint-not-found`, 405 `method-not-allowed`,
+//! 405 `method-not-implemented`), with `Cx::endpoint` empty, so a module such as the
+//! proxy's catch-all can answer it instead. Gate refusals (steps 1 to 10) and the
+//! built-ins (DISCOVER, DESCRIBE) skip them. Every answer still passes `on_complete` (in
+//! `connection.rs`).
 
-use agtp_core::module::{Cx, EndpointFacts};
+use agtp_core::module::Cx;
 use agtp_core::{AgtpError, Request, Response, Status};
-use tokio::time::Instant;
 
 use crate::access::Trace;
 use crate::agents::Agent;
-use crate::endpoints::{Endpoint, HandlerBinding, Route};
-use crate::gateway::{self, Gateway};
+use crate::endpoints::Route;
+use crate::handler::{self, Ways};
 use crate::path_grammar::validate_path;
-use crate::pipeline::Pipeline;
 use crate::settings::Settings;
 use crate::site::Site;
 
@@ -58,13 +60,6 @@ pub(crate) async fn answer(
     gate(request, &ways, cx, trace)
         .await
         .unwrap_or_else(|error| error.to_response())
-}
-
-/// What a request can be answered by.
-struct Ways<'s> {
-    site: &'s Site,
-    gateway: &'s Gateway,
-    pipeline: &'s Pipeline,
 }
 
 async fn gate(
@@ -217,7 +212,7 @@ async fn route(
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
     if let (Some(path), Some(Route::Found { endpoint, params })) = (path, &routed) {
-        return invoke(endpoint, path, params, request, agent, ways, (cx, trace)).await;
+        return handler::invoke(endpoint, path, params, request, agent, ways, (cx, trace)).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -233,144 +228,38 @@ async fn route(
                 "DESCRIBE needs the agent to describe: send Agent-ID or use /agents/{name}",
             )),
         },
-        _ => Err(match routed {
-            Some(Route::MethodNotAllowed { allowed }) => AgtpError::new(
-                Status::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                format!("`{}` is not served with {method}", path.unwrap_or("/")),
-            )
-            .with_detail("allowed", allowed),
-            _ if site.catalog.is_embedded(method) && !site.serves_method(method) => AgtpError::new(
-                Status::METHOD_NOT_ALLOWED,
-                "method-not-implemented",
-                format!("this server implements no endpoint for the embedded method {method}"),
-            )
-            .with_detail("served", site.served()),
-            _ => AgtpError::new(
-                Status::NOT_FOUND,
-                "endpoint-not-found",
-                match path {
-                    Some(path) => format!("no endpoint serves `{method} {path}`"),
-                    None => format!("no endpoint serves target-less `{method}`"),
-                },
-            )
-            .with_detail("method", method),
-        }),
-    }
-}
-
-/// Step 12: the endpoint's own requirements, then the modules around its handler.
-async fn invoke(
-    endpoint: &Endpoint,
-    path: &str,
-    params: &[(String, String)],
-    request: &Request,
-    agent: Option<&Agent>,
-    ways: &Ways<'_>,
-    (cx, trace): (&mut Cx, &mut Trace),
-) -> Result<Response, AgtpError> {
-    // The request's TTL counts from here: it was read in full just before the gates.
-    let arrival = Instant::now();
-    let held: Vec<String> = match request.headers.get("Authority-Scope") {
-        Some(claim) => crate::agents::claimed_scopes(claim)
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        None => agent.map(|a| a.scopes().to_vec()).unwrap_or_default(),
-    };
-    if let Some(error) = endpoint.required_scope_error(&held) {
-        return Err(error);
-    }
-    cx.endpoint = Some(facts(endpoint, path));
-    let input = endpoint.build_input(params, &request.query, &request.body)?;
-    let pipeline = ways.pipeline;
-    let call = Handling {
-        endpoint,
-        agent,
-        gateway: ways.gateway,
-        held,
-        arrival,
-    };
-    if pipeline.is_empty() {
-        return call.handle(request, input, trace).await;
-    }
-    cx.input = Some(input);
-    // Modules may rewrite the request; the connection keeps the one read off the wire.
-    let mut request = request.clone();
-    let entering = Instant::now();
-    let mut entered = pipeline.enter(&mut request, cx).await;
-    trace.modules += entering.elapsed();
-    let mut response = match entered.early.take() {
-        Some(response) => response,
-        None => {
-            let input = cx.input.clone().unwrap_or_default();
-            call.handle(&request, input, trace)
-                .await
-                .unwrap_or_else(|error| error.to_response())
-        }
-    };
-    let leaving = Instant::now();
-    pipeline.leave(entered, &mut response, cx).await;
-    trace.modules += leaving.elapsed();
-    Ok(response)
-}
-
-/// What the modules learn about the routed endpoint.
-fn facts(endpoint: &Endpoint, path: &str) -> EndpointFacts {
-    EndpointFacts {
-        method: endpoint.method().to_owned(),
-        path: endpoint.path().to_owned(),
-        request_path: path.to_owned(),
-        impact: endpoint.semantic().impact.as_str().to_owned(),
-        idempotent: endpoint.is_idempotent(),
-        handler: match endpoint.handler() {
-            HandlerBinding::RegisteredFunction { .. } => "registered_function".to_owned(),
-        },
-    }
-}
-
-/// What the endpoint's handler needs besides the request and its input.
-struct Handling<'a> {
-    endpoint: &'a Endpoint,
-    agent: Option<&'a Agent>,
-    gateway: &'a Gateway,
-    held: Vec<String>,
-    arrival: Instant,
-}
-
-impl Handling<'_> {
-    /// Runs the endpoint's handler; `trace` gets the runtime call's timing.
-    async fn handle(
-        self,
-        request: &Request,
-        input: serde_json::Value,
-        trace: &mut Trace,
-    ) -> Result<Response, AgtpError> {
-        let Handling {
-            endpoint,
-            agent,
-            gateway,
-            held,
-            arrival,
-        } = self;
-        match endpoint.handler() {
-            HandlerBinding::RegisteredFunction {
-                runtime, timeout, ..
-            } => {
-                let call = gateway::Call {
-                    pool: runtime,
-                    idempotent: endpoint.is_idempotent(),
-                    deadline: gateway::deadline(request, *timeout, arrival),
-                    envelope: gateway::envelope(endpoint, request, agent, held, input),
-                    trust: gateway::trust(agent),
-                };
-                let (result, timing) = gateway.call(call).await;
-                trace.gateway = Some(timing);
-                match result {
-                    Ok(reply) => gateway::reply(endpoint, runtime, reply),
-                    Err(error) => Ok(gateway::refusal(error, endpoint, runtime)),
+        _ => Ok(handler::unrouted(
+            request,
+            ways.pipeline,
+            (cx, trace),
+            match routed {
+                Some(Route::MethodNotAllowed { allowed }) => AgtpError::new(
+                    Status::METHOD_NOT_ALLOWED,
+                    "method-not-allowed",
+                    format!("`{}` is not served with {method}", path.unwrap_or("/")),
+                )
+                .with_detail("allowed", allowed),
+                _ if site.catalog.is_embedded(method) && !site.serves_method(method) => {
+                    AgtpError::new(
+                        Status::METHOD_NOT_ALLOWED,
+                        "method-not-implemented",
+                        format!(
+                            "this server implements no endpoint for the embedded method {method}"
+                        ),
+                    )
+                    .with_detail("served", site.served())
                 }
-            }
-        }
+                _ => AgtpError::new(
+                    Status::NOT_FOUND,
+                    "endpoint-not-found",
+                    match path {
+                        Some(path) => format!("no endpoint serves `{method} {path}`"),
+                        None => format!("no endpoint serves target-less `{method}`"),
+                    },
+                )
+                .with_detail("method", method),
+            },
+        )
+        .await),
     }
 }

@@ -9,6 +9,8 @@
 //! - `policy`: `[policies]` compiled against the catalog;
 //! - `site`: catalog, agents, endpoints and policy loaded together (one reload unit);
 //! - `gates`: the ordered gates every request passes, and routing;
+//! - `handler`: step 12 (the endpoint's scopes, input, modules and handler), and the
+//!   modules' turn at a request that routed nowhere;
 //! - `manifest`: the Server Manifest, endpoint list and agent index;
 //! - `settings`: the reloadable settings a connection uses, and response stamping;
 //! - [`gateway`]: the runtime gateway (pools of runtime connections over a Unix socket),
@@ -40,6 +42,7 @@ mod connection;
 pub mod endpoints;
 mod gates;
 pub mod gateway;
+mod handler;
 mod launch;
 mod manifest;
 mod metrics;

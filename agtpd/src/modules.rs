@@ -9,23 +9,56 @@ use serde_json::Value;
 
 use crate::config::{invalid, Config, ConfigError, ModulesConfig};
 
+/// A module's check of an endpoint's handler table (without `type`).
+type CheckBinding = fn(&Value) -> Result<(), String>;
+
 /// One compiled-in module: its factory, and a check of its table that has no side
 /// effects (`--check-config` must not open the files the module would).
 struct Entry {
     factory: &'static dyn ModuleFactory,
     check: fn(&Value, &Config) -> Result<(), String>,
+    /// The endpoint handler types (`[endpoint.handler] type`) the module serves, each
+    /// with the check of such a handler table (without `type`).
+    handlers: &'static [(&'static str, CheckBinding)],
 }
 
 static TABLE: &[Entry] = &[
     Entry {
         factory: &mod_audit::FACTORY,
         check: check_audit,
+        handlers: &[],
     },
     Entry {
         factory: &mod_cache::FACTORY,
         check: check_cache,
+        handlers: &[],
+    },
+    Entry {
+        factory: &mod_proxy::FACTORY,
+        check: check_proxy,
+        handlers: &[("proxy", mod_proxy::check_binding)],
     },
 ];
+
+/// Checks an endpoint's handler binding of a type a module serves: that module is in
+/// `load`, and it accepts the table. The error says which module to load.
+pub(crate) fn check_handler(kind: &str, table: &Value, load: &[String]) -> Result<(), String> {
+    let serving = TABLE.iter().find_map(|entry| {
+        let (_, check) = entry.handlers.iter().find(|(k, _)| *k == kind)?;
+        Some((entry.factory.name(), check))
+    });
+    let Some((name, check)) = serving else {
+        return Err(format!(
+            "no compiled-in module serves handler type `{kind}`"
+        ));
+    };
+    if !load.iter().any(|n| n == name) {
+        return Err(format!(
+            "handler type `{kind}` needs the `{name}` module: add it to `[modules] load` or pass `--load-module {name}`"
+        ));
+    }
+    check(table).map_err(|m| format!("module `{name}`: {m}"))
+}
 
 fn check_audit(table: &Value, config: &Config) -> Result<(), String> {
     mod_audit::AuditConfig::from_value(table)?;
@@ -37,6 +70,10 @@ fn check_audit(table: &Value, config: &Config) -> Result<(), String> {
 
 fn check_cache(table: &Value, _config: &Config) -> Result<(), String> {
     mod_cache::CacheConfig::from_value(table).map(drop)
+}
+
+fn check_proxy(table: &Value, _config: &Config) -> Result<(), String> {
+    mod_proxy::ProxyConfig::from_value(table).map(drop)
 }
 
 fn entry(name: &str) -> Option<&'static Entry> {

@@ -169,7 +169,7 @@ impl Daemon {
     /// Whether any endpoint is served by a runtime, so the gateway has to listen. A daemon
     /// serving only its built-ins opens no gateway socket.
     pub fn serves_runtimes(&self) -> bool {
-        !self.settings.borrow().site.endpoints.is_empty()
+        self.settings.borrow().site.endpoints.needs_runtimes()
     }
 
     /// Applies what can change without a restart (server id, limits, timeouts, TLS

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::agents::{Agent, AgentDirectory};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::endpoints::EndpointTable;
+use crate::endpoints::{EndpointTable, HandlerBinding};
 use crate::policy::Policy;
 
 pub(crate) struct Site {
@@ -41,6 +41,20 @@ impl Site {
                 .map_err(|e| ConfigError::Site(e.to_string()))?,
             None => EndpointTable::empty(),
         };
+        // Bindings a module serves are checked by that module, which must be loaded.
+        for endpoint in endpoints.iter() {
+            let binding = endpoint.handler();
+            let table = match binding {
+                HandlerBinding::RegisteredFunction { .. } => continue,
+                HandlerBinding::Proxy { config } => config,
+            };
+            crate::modules::check_handler(binding.kind(), table, &config.modules.load).map_err(
+                |m| {
+                    let file = endpoint.source_file().display();
+                    ConfigError::Site(format!("endpoint file `{file}`: {m}"))
+                },
+            )?;
+        }
         let policy = Policy::new(&config.policies, &catalog)?;
         let mut site = Site {
             catalog,

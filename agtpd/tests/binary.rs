@@ -69,7 +69,13 @@ fn an_unknown_module_is_a_usage_error_naming_it() {
 fn list_modules_prints_the_compiled_in_modules() {
     let output = agtpd(&["--list-modules"]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "audit\ncache\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "audit
+cache
+proxy
+"
+    );
 }
 
 #[test]

@@ -221,6 +221,38 @@ async fn gate_refusals_and_unparseable_requests_reach_only_on_complete() {
 }
 
 #[tokio::test]
+async fn an_unrouted_request_enters_the_modules_with_no_endpoint_before_its_404_and_built_ins_do_not(
+) {
+    let j = journal();
+    let server = TestServer::start_with_modules(booking(), vec![Recorder::module("a", &j)]).await;
+    let mut client = server.client().await;
+    let nowhere = format!("AGTP/1.0 FETCH /nowhere\r\nAgent-ID: {CONCIERGE}\r\n");
+    let refused = client.exchange(format!("{nowhere}\r\n")).await;
+    assert_eq!(error_code(&refused), "endpoint-not-found");
+    assert_eq!(
+        take(&j),
+        [
+            "request a None",
+            "response a 404",
+            "complete a 404 parsed=true stamped=true"
+        ]
+    );
+    let answered = client
+        .exchange(format!("{nowhere}Respond-At: a\r\n\r\n"))
+        .await;
+    assert_eq!(
+        answered.status.code(),
+        202,
+        "a module answers instead of the 404"
+    );
+    take(&j);
+    let manifest = client.exchange("AGTP/1.0 DISCOVER\r\n\r\n").await;
+    assert_eq!(manifest.status.code(), 200);
+    assert_eq!(take(&j), ["complete a 200 parsed=true stamped=true"]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_module_error_or_panic_answers_500_naming_it_and_the_daemon_keeps_serving() {
     let j = journal();
     let modules = vec![Recorder::module("a", &j), Recorder::module("b", &j)];

@@ -25,6 +25,7 @@ fn cx(impact: &str, idempotent: bool, path: &str) -> Cx {
         impact: impact.into(),
         idempotent,
         handler: "registered_function".into(),
+        handler_config: serde_json::Value::Null,
     });
     cx.input = Some(json!({"id": path}));
     cx

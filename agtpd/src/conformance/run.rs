@@ -244,7 +244,13 @@ impl Run<'_> {
             )
         })?;
         let crate::endpoints::HandlerBinding::RegisteredFunction { timeout, .. } =
-            endpoint.handler();
+            endpoint.handler()
+        else {
+            return Err(Problem::new(
+                format!("`{method} {template}` to be served by a runtime"),
+                "it is a proxy endpoint",
+            ));
+        };
         let deadline = *timeout;
         let path = fill_path(template, &input);
         let (request_id, frame) = self.request_frame(method, &path, input, deadline);

@@ -69,9 +69,9 @@ impl ServiceSet {
         };
         let table =
             EndpointTable::load_dir(&dir, &Catalog::embedded()).map_err(|e| e.to_string())?;
-        if table.is_empty() {
+        if !table.needs_runtimes() {
             return Err(format!(
-                "endpoint directory `{}` declares no endpoint",
+                "endpoint directory `{}` declares no endpoint a runtime serves",
                 dir.display()
             ));
         }
@@ -118,7 +118,11 @@ fn specs(table: &EndpointTable) -> (Vec<EndpointSpec>, Map<String, Value>) {
     let mut endpoints = Vec::new();
     let mut schemas = Map::new();
     for (index, endpoint) in table.iter().enumerate() {
-        let HandlerBinding::RegisteredFunction { function, .. } = endpoint.handler();
+        let function = match endpoint.handler() {
+            HandlerBinding::RegisteredFunction { function, .. } => function,
+            // Forwarded by the `proxy` module; a runtime never registers it.
+            HandlerBinding::Proxy { .. } => continue,
+        };
         let mut label = format!(
             "{}{}",
             endpoint.method().to_ascii_lowercase(),

@@ -256,6 +256,11 @@ fn check_list(
 fn handler_binding(spec: HandlerSpec) -> Result<HandlerBinding, EndpointProblem> {
     let spec = match spec {
         HandlerSpec::RegisteredFunction(spec) => spec,
+        HandlerSpec::Proxy(table) => {
+            let config = toml_to_json(&toml::Value::Table(table))
+                .map_err(|reason| EndpointProblem::Handler { reason })?;
+            return Ok(HandlerBinding::Proxy { config });
+        }
         HandlerSpec::Composition {} => {
             return Err(EndpointProblem::UnsupportedHandler {
                 kind: "composition",

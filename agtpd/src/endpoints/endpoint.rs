@@ -26,6 +26,31 @@ pub enum HandlerBinding {
         /// How long one call may take before the daemon gives up on it.
         timeout: Duration,
     },
+    /// Forwarded to another AGTP server by the `proxy` module.
+    Proxy {
+        /// The `[endpoint.handler]` table without `type`, as JSON; the module defines
+        /// and checks its keys (`upstream`/`upstreams`, timeouts).
+        config: Value,
+    },
+}
+
+impl HandlerBinding {
+    /// The `type` an endpoint file gives for this binding.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HandlerBinding::RegisteredFunction { .. } => "registered_function",
+            HandlerBinding::Proxy { .. } => "proxy",
+        }
+    }
+
+    /// What the module serving this kind needs to know (`EndpointFacts::handler_config`);
+    /// `null` for the kinds the daemon runs itself.
+    pub fn module_config(&self) -> Value {
+        match self {
+            HandlerBinding::RegisteredFunction { .. } => Value::Null,
+            HandlerBinding::Proxy { config } => config.clone(),
+        }
+    }
 }
 
 /// A validated endpoint: a `(method, path)` pair and the contract served there.
@@ -159,7 +184,13 @@ impl Endpoint {
     /// runtime pool and timeout are deployment details and stay out.
     pub fn manifest_entry(&self) -> Value {
         let semantic = &self.semantic;
-        let HandlerBinding::RegisteredFunction { function, .. } = &self.handler;
+        // Upstream addresses are deployment details too: the manifest shows the kind only.
+        let handler = match &self.handler {
+            HandlerBinding::RegisteredFunction { function, .. } => {
+                json!({"type": "registered_function", "function": function})
+            }
+            HandlerBinding::Proxy { .. } => json!({"type": "proxy"}),
+        };
         let mut entry = json!({
             "method": self.method,
             "path": self.path,
@@ -177,7 +208,7 @@ impl Endpoint {
             "output_schema": self.output_schema,
             "errors": self.errors,
             "required_scopes": self.required_scopes,
-            "handler": {"type": "registered_function", "function": function},
+            "handler": handler,
         });
         if let (Some(namespace), Some(map)) = (&self.namespace, entry.as_object_mut()) {
             map.insert("namespace".into(), Value::from(namespace.as_str()));

@@ -155,10 +155,18 @@ pub enum EndpointProblem {
         reason: &'static str,
     },
     /// The handler kind exists in AGTP but agtpd does not run it.
-    #[error("handler type `{kind}` is not supported by agtpd; use `registered_function`")]
+    #[error(
+        "handler type `{kind}` is not supported by agtpd; use `registered_function` or `proxy`"
+    )]
     UnsupportedHandler {
         /// The declared kind.
         kind: &'static str,
+    },
+    /// The handler table holds a value JSON cannot carry.
+    #[error("`handler`: {reason}")]
+    Handler {
+        /// What is wrong.
+        reason: String,
     },
     /// `handler.runtime` is not a pool name.
     #[error("`handler.runtime` `{runtime}` must be ASCII letters, digits, `-` or `_`")]

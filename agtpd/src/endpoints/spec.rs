@@ -147,6 +147,8 @@ impl ErrorsSpec {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(super) enum HandlerSpec {
     RegisteredFunction(RegisteredFunctionSpec),
+    /// Forwarded by the `proxy` module, which checks the rest of the table.
+    Proxy(toml::Table),
     Composition {},
     ExternalService {},
 }

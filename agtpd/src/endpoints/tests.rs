@@ -117,7 +117,10 @@ fn sample_handlers_use_the_default_runtime_and_the_slow_one_a_two_second_timeout
     for endpoint in table.iter() {
         let HandlerBinding::RegisteredFunction {
             runtime, timeout, ..
-        } = endpoint.handler();
+        } = endpoint.handler()
+        else {
+            panic!("{} is bound to a runtime", endpoint.path());
+        };
         assert_eq!(runtime, "default", "{}", endpoint.path());
         let expected = if endpoint.path() == "/rooms/occupancy-outlook" {
             Duration::from_secs(2)

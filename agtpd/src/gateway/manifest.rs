@@ -18,9 +18,13 @@ pub(super) fn pool_manifests(table: &EndpointTable) -> BTreeMap<String, Register
         BTreeMap::new();
     let mut labels = HashSet::new();
     for (index, endpoint) in table.iter().enumerate() {
-        let HandlerBinding::RegisteredFunction {
-            function, runtime, ..
-        } = endpoint.handler();
+        let (function, runtime) = match endpoint.handler() {
+            HandlerBinding::RegisteredFunction {
+                function, runtime, ..
+            } => (function, runtime),
+            // Served by the `proxy` module; no runtime ever sees it.
+            HandlerBinding::Proxy { .. } => continue,
+        };
         let mut label = format!(
             "{}{}",
             endpoint.method().to_ascii_lowercase(),

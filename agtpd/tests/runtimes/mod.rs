@@ -14,6 +14,8 @@ use tempfile::TempDir;
 
 use crate::support::TestServer;
 
+pub mod proxy;
+
 pub const AGENT: &str = "7e5a9d1c3b2f4e6a8c0d2f4b6a8c0e2d4f6b8a0c2e4d6f8a0b2c4e6d8f0a2c4e";
 
 pub const AGENT_DOCUMENT: &str = r#"{
@@ -50,7 +52,7 @@ impl Endpoint<'_> {
         }
     }
 
-    fn toml(&self) -> String {
+    pub fn toml(&self) -> String {
         let Endpoint {
             method,
             path,
