@@ -1,5 +1,6 @@
 //! mod-proxy in the real `agtpd` binary: `--check-config` and start-up with proxy
-//! endpoints, and an upstream daemon killed with SIGKILL in the middle of a load.
+//! endpoints, and an upstream daemon killed with SIGKILL in the middle of a load (and the
+//! module's samples on the daemon's `/metrics`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use runtimes::proxy::{proxy_endpoint, uri};
 use runtimes::{body, query, Endpoint, Site};
+use support::admin::{sample, scrape};
 use support::running::{Running, AGTPD};
 use support::{error_code, Client};
 use tokio::net::TcpStream;
@@ -113,7 +115,11 @@ async fn an_upstream_killed_mid_load_gives_each_request_one_answer_200_or_502_an
     let handler = format!("upstream = \"{}\"\ntimeout = \"5s\"", uri(origin.addr));
     let (_edge_site, edge_config) = proxy_site(&handler, "server_id = \"edge\"\n");
     // A proxy-only daemon opens no gateway socket (its directory does not even exist).
-    let edge = Running::start(&edge_config, &[], &["--load-module", "proxy"]);
+    let edge = Running::start(
+        &edge_config,
+        &[],
+        &["--load-module", "proxy", "--admin-listen", "127.0.0.1:0"],
+    );
     assert_eq!(edge.ready["fields"]["modules"], "proxy");
     // Wait until the origin's runtime answers through the edge.
     let mut probe = edge.client().await;
@@ -181,4 +187,21 @@ async fn an_upstream_killed_mid_load_gives_each_request_one_answer_200_or_502_an
         body(&after)
     );
     assert!(started.elapsed() < Duration::from_secs(1));
+
+    // The daemon's /metrics carries the module's samples.
+    let metrics = scrape(edge.admin()).await;
+    let upstream = uri(origin.addr);
+    let requests = sample(
+        &metrics,
+        "agtpd_proxy_requests_total",
+        &[("upstream", &upstream)],
+    );
+    let total: usize = outcomes.values().sum();
+    assert!(
+        requests > total as f64,
+        "{requests} attempts for {total} requests"
+    );
+    let refused = [("upstream", upstream.as_str()), ("reason", "connect")];
+    assert!(sample(&metrics, "agtpd_proxy_upstream_failures_total", &refused) > 0.0);
+    assert_eq!(sample(&metrics, "agtpd_proxy_upstreams_ejected", &[]), 1.0);
 }
