@@ -15,7 +15,7 @@ use runtimes::{body, query, Endpoint};
 use serde_json::json;
 use support::error_code;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// A loopback port nothing listens on.
 async fn dead_port() -> String {
@@ -37,6 +37,22 @@ async fn broken_upstream(reply: &'static [u8]) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A listener whose accept queue is full, so a new connection never completes.
+async fn full_listener() -> (TcpListener, Vec<TcpStream>) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        let connecting = TcpStream::connect(addr);
+        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(200), connecting).await {
+            queued.push(stream);
+        }
+    }
+    (listener, queued)
 }
 
 fn status_and_code(response: &agtp_core::Response) -> (u16, String) {
@@ -65,6 +81,29 @@ async fn a_slow_upstream_gets_504_upstream_timeout_at_the_deadline_and_the_next_
     let label = [("upstream", origin.uri()), ("reason", "timeout".to_owned())];
     let label: Vec<(&str, &str)> = label.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(edge.metric("proxy_upstream_failures_total", &label), 1);
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_completes_the_connection_gets_504_upstream_connect_timeout() {
+    let (listener, _queued) = full_listener().await;
+    let upstream = uri(listener.local_addr().unwrap());
+    let edge = Edge::bound("edge", &[upstream], "connect_timeout = \"300ms\"").await;
+    let started = Instant::now();
+    let response = edge
+        .server
+        .client()
+        .await
+        .exchange(query("/things", "{}"))
+        .await;
+    assert_eq!(
+        status_and_code(&response),
+        (504, "upstream-connect-timeout".into())
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]

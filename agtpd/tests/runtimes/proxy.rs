@@ -21,11 +21,20 @@ pub struct Origin {
 
 impl Origin {
     pub async fn start(server_id: &str, mode: &str) -> Origin {
+        Origin::start_with(server_id, mode, |config| config).await
+    }
+
+    /// [`Origin::start`] with its config passed through `adjust` (TLS, say).
+    pub async fn start_with(
+        server_id: &str,
+        mode: &str,
+        adjust: impl FnOnce(Config) -> Config,
+    ) -> Origin {
         let site = Site::new(&[Endpoint::query("/things")]);
-        let config = Config {
+        let config = adjust(Config {
             server_id: server_id.to_owned(),
             ..site.config()
-        };
+        });
         let server = site.serve(config).await;
         let runtime = site.runtime(mode, &["--connections", "2"]);
         ready(&server, "default", 2).await;
