@@ -97,6 +97,9 @@ pub enum Command {
     /// Internal: how agtpd starts a supervised runtime (parent-death signal, then exec).
     #[command(name = "__runtime-shim", hide = true)]
     RuntimeShim(ShimArgs),
+    /// Internal: write the man pages of `agtpd` and `agtp` (used to build the package).
+    #[command(name = "__man-pages", hide = true)]
+    ManPages(ManPagesArgs),
 }
 
 /// `agtpd audit ...`.
@@ -163,6 +166,14 @@ pub struct StatusArgs {
     /// Print the /status JSON as it came.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `agtpd __man-pages DIR` (internal).
+#[derive(Debug, Clone, Args)]
+pub struct ManPagesArgs {
+    /// Existing directory to write `agtpd.1`, `agtp.1` and one page per subcommand into.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// `agtpd keygen`.

@@ -1,9 +1,10 @@
 //! The one-off tasks `agtpd` runs instead of serving: `keygen`, `conformance`,
-//! `audit verify`, `health`, `status`, the internal `__runtime-shim`, `--list-modules` and `--check-config`.
+//! `audit verify`, `health`, `status`, the internal `__runtime-shim` and `__man-pages`,
+//! `--list-modules` and `--check-config`.
 
 use std::process::ExitCode;
 
-use crate::cli::{AuditCommand, Cli, Command, KeygenArgs};
+use crate::cli::{AuditCommand, Cli, Command, KeygenArgs, ManPagesArgs};
 use crate::{config, Daemon, ExitStatus};
 
 /// Runs `command` and returns the process exit code.
@@ -11,6 +12,7 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Keygen(args) => ExitCode::from(keygen(&args) as u8),
         Command::RuntimeShim(args) => ExitCode::from(crate::runtime_shim(&args) as u8),
+        Command::ManPages(args) => ExitCode::from(man_pages(&args) as u8),
         Command::Audit(AuditCommand::Verify(args)) => {
             ExitCode::from(crate::audit_verify::audit_verify(&args) as u8)
         }
@@ -72,4 +74,21 @@ fn keygen(args: &KeygenArgs) -> ExitStatus {
             ExitStatus::CantCreate
         }
     }
+}
+
+/// `agtpd __man-pages DIR`: one page per command and visible subcommand of `agtpd` and
+/// `agtp`, rendered from the same clap definitions as `--help`.
+fn man_pages(args: &ManPagesArgs) -> ExitStatus {
+    use clap::CommandFactory;
+    for command in [Cli::command(), crate::agtp::command()] {
+        let name = command.get_name().to_owned();
+        if let Err(error) = clap_mangen::generate_to(command, &args.dir) {
+            eprintln!(
+                "agtpd __man-pages: {name}: cannot write into {}: {error}",
+                args.dir.display()
+            );
+            return ExitStatus::CantCreate;
+        }
+    }
+    ExitStatus::Clean
 }

@@ -30,6 +30,11 @@ pub fn main() -> ExitCode {
     run(std::env::args_os())
 }
 
+/// The `agtp` flags as a clap command, for its man pages.
+pub(crate) fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// Runs `agtp` with `args` (the program name first).
 pub fn run<I, T>(args: I) -> ExitCode
 where
