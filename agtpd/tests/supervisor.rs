@@ -85,14 +85,24 @@ impl Supervised {
 
     /// The first event matching `pred`, waiting at most 10 s.
     fn wait_for(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_n(1, pred).remove(0)
+    }
+
+    /// The first `n` events matching `pred`, waiting at most 15 s for them.
+    fn wait_for_n(&self, n: usize, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Some(found) = self.events(&pred).into_iter().next() {
+        while start.elapsed() < Duration::from_secs(15) {
+            let mut found = self.events(&pred);
+            if found.len() >= n {
+                found.truncate(n);
                 return found;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("no such log event; got {:#?}", self.log.lock().unwrap());
+        panic!(
+            "fewer than {n} such log events; got {:#?}",
+            self.log.lock().unwrap()
+        );
     }
 
     /// The pids of the processes that registered so far, in order.
@@ -258,14 +268,11 @@ async fn a_runtime_killed_under_load_answers_every_request_and_the_pool_recovers
 async fn a_runtime_that_crashes_at_start_is_restarted_with_backoff_and_never_ready() {
     let crashing = "command = \"python3\"\nargs = [\"-c\", \"import sys; print('boom', file=sys.stderr); sys.exit(3)\"]\n";
     let agtpd = Supervised::start(crashing);
-    std::thread::sleep(Duration::from_millis(2000));
-    let exits = agtpd.events(|e| message(e).starts_with("runtime exited"));
-    assert!(exits.len() >= 3, "restarted several times: {exits:#?}");
-    assert!(
-        exits.len() <= 6,
-        "with a growing delay, not in a tight loop: {}",
-        exits.len()
-    );
+    let exited = |e: &Value| message(e).starts_with("runtime exited");
+    let exits = agtpd.wait_for_n(3, exited);
+    // The third exit announced 400 ms: a tight loop would have exited again meanwhile.
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(agtpd.events(exited).len(), 3, "restarts wait out the delay");
     assert!(exits.iter().all(|e| e["fields"]["code"] == 3));
     let delays: Vec<&str> = exits
         .iter()
@@ -424,7 +431,17 @@ async fn a_replacement_that_cannot_start_leaves_the_old_runtime_serving_and_retr
     for _ in 0..3 {
         assert_eq!(agtpd.ask("{}").await.status.code(), 200);
     }
-    std::thread::sleep(Duration::from_millis(1600));
+    let failed = |e: &Value| {
+        message(e) == "the replacement did not register; the running process keeps serving"
+    };
+    let retries: Vec<String> = agtpd
+        .wait_for_n(3, failed)
+        .iter()
+        .map(|e| e["fields"]["retry_in"].as_str().unwrap().to_owned())
+        .collect();
+    // The third failure announced 400 ms: a tight loop would have failed again meanwhile.
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(agtpd.events(failed).len(), 3, "retries wait out the delay");
     let mut pids = BTreeSet::new();
     for _ in 0..5 {
         let response = agtpd.ask("{}").await;
@@ -436,13 +453,5 @@ async fn a_replacement_that_cannot_start_leaves_the_old_runtime_serving_and_retr
         BTreeSet::from([original]),
         "the old runtime kept serving"
     );
-    let retries: Vec<String> = agtpd
-        .events(|e| {
-            message(e) == "the replacement did not register; the running process keeps serving"
-        })
-        .iter()
-        .map(|e| e["fields"]["retry_in"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(retries.len() >= 3 && retries.len() <= 6, "{retries:?}");
     assert_eq!(&retries[..3], &["100ms", "200ms", "400ms"]);
 }
