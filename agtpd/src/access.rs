@@ -10,6 +10,7 @@ use agtp_core::{Request, Response};
 use tokio::time::Instant;
 
 use crate::gateway::CallTiming;
+use crate::metrics::LastLabels;
 use crate::settings::Settings;
 
 /// Where one exchange spent its time, beyond the total.
@@ -28,7 +29,7 @@ pub(crate) fn finish(
     (request, response): (Option<&Request>, &Response),
     cx: &Cx,
     trace: &Trace,
-    started: Instant,
+    (started, last): (Instant, &mut LastLabels),
 ) {
     let elapsed = started.elapsed();
     let (method, path, agent) = match request {
@@ -56,7 +57,9 @@ pub(crate) fn finish(
         false => "other",
     });
     let endpoint = cx.endpoint.as_ref().map(|e| e.path.as_str());
-    settings.metrics.request(known, status, endpoint, elapsed);
+    settings
+        .metrics
+        .request(last, known, status, endpoint, elapsed);
     if settings.slow_request.is_some_and(|limit| elapsed >= limit) {
         let call = trace.gateway.as_ref();
         tracing::warn!(

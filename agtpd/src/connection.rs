@@ -20,6 +20,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Trace;
+use crate::metrics::LastLabels;
 use crate::settings::Settings;
 
 /// Why a connection stops reading requests.
@@ -53,6 +54,8 @@ pub(crate) struct Connection<S> {
     /// When the request being read started: its first byte, or the loop turn that found
     /// it already buffered (pipelined).
     started: Instant,
+    /// The request metrics' handles for this connection's last labels.
+    last_labels: LastLabels,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -71,6 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             input: BytesMut::with_capacity(8 * 1024),
             output: BytesMut::with_capacity(8 * 1024),
             started: Instant::now(),
+            last_labels: LastLabels::default(),
         }
     }
 
@@ -115,7 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// The modules' `on_complete`, then the access log, metrics and slow-request log.
     async fn complete(
-        &self,
+        &mut self,
         request: Option<&Request>,
         response: &mut Response,
         cx: &Cx,
@@ -130,7 +134,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             trace.modules += entered.elapsed();
         }
         let exchange = (request, &*response);
-        crate::access::finish(&self.settings, self.peer, exchange, cx, trace, self.started);
+        let at = (self.started, &mut self.last_labels);
+        crate::access::finish(&self.settings, self.peer, exchange, cx, trace, at);
     }
 
     fn queue(&mut self, response: &Response) {

@@ -91,27 +91,41 @@ const UNROUTED: &str = "unrouted";
 impl Metrics {
     /// Counts one answered request. `method` is `None` when the request could not be
     /// parsed; the caller passes only verbs the catalog knows. `endpoint` is the routed
-    /// endpoint's path template.
+    /// endpoint's path template. `last` is the connection's own: when the request has
+    /// the labels of the connection's previous one (the common case on a keep-alive
+    /// connection), its handles are reused and no shared lock is taken.
     pub(crate) fn request(
         &self,
+        last: &mut LastLabels,
         method: Option<&str>,
         status: u16,
         endpoint: Option<&str>,
         elapsed: Duration,
     ) {
-        let endpoint = self.endpoints.get(endpoint.unwrap_or(UNROUTED));
-        let labels = RequestLabels {
-            method: self.methods.get(method.unwrap_or(UNPARSED)),
-            status_class: status_class(status),
-            endpoint,
+        let (method, endpoint) = (method.unwrap_or(UNPARSED), endpoint.unwrap_or(UNROUTED));
+        let class = status_class(status);
+        let handles = match &last.0 {
+            Some(seen) if seen.matches(method, class, endpoint) => seen,
+            _ => {
+                let labels = RequestLabels {
+                    method: self.methods.get(method),
+                    status_class: class,
+                    endpoint: self.endpoints.get(endpoint),
+                };
+                let counter = self.requests.get_or_create(&labels).clone();
+                let duration = EndpointLabels {
+                    endpoint: labels.endpoint.clone(),
+                };
+                let histogram = self.durations.get_or_create(&duration).clone();
+                last.0.insert(Seen {
+                    labels,
+                    counter,
+                    histogram,
+                })
+            }
         };
-        self.requests.get_or_create(&labels).inc();
-        let labels = EndpointLabels {
-            endpoint: labels.endpoint,
-        };
-        self.durations
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        handles.counter.inc();
+        handles.histogram.observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn accepted(&self) {
@@ -179,6 +193,23 @@ impl Metrics {
             Unit::Seconds,
             self.last_reload.clone(),
         );
+    }
+}
+
+/// The labels of a connection's last request and the metric handles they resolved to.
+#[derive(Default)]
+pub(crate) struct LastLabels(Option<Seen>);
+
+struct Seen {
+    labels: RequestLabels,
+    counter: Counter,
+    histogram: Histogram,
+}
+
+impl Seen {
+    fn matches(&self, method: &str, class: &'static str, endpoint: &str) -> bool {
+        let l = &self.labels;
+        l.status_class == class && *l.method == *method && *l.endpoint == *endpoint
     }
 }
 
