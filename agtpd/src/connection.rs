@@ -99,10 +99,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return;
                 }
             };
-            let close = request.wants_close() || self.drain.is_cancelled();
             let (mut cx, mut trace) = (Cx::default(), Trace::default());
             let mut response =
                 crate::gates::answer(&request, &self.settings, &mut cx, &mut trace).await;
+            // After the answer: a drain that began while it ran closes this connection too.
+            let close = request.wants_close() || self.drain.is_cancelled();
             self.settings
                 .finalize(&mut response, Some(&request.headers), close);
             // After stamping, before writing: modules see the response as written.

@@ -168,6 +168,8 @@ async fn drain_finishes_the_request_in_flight_then_says_goodbye_to_the_runtimes(
     let stopped = server.begin_stop();
     let response = client.response().await;
     assert_eq!(response.status.code(), 200);
+    // The drain began while the handler ran: the answer says the connection ends.
+    assert_eq!(response.headers.get("Connection"), Some("close"));
     tokio::time::timeout(Duration::from_secs(5), stopped)
         .await
         .unwrap()
