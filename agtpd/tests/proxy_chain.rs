@@ -133,12 +133,7 @@ async fn three_deep_through_catch_alls_the_origin_sees_both_proxies_and_the_edge
 #[tokio::test]
 async fn without_a_catch_all_an_unrouted_request_still_gets_the_local_refusal() {
     let edge = Edge::start("edge", &[], json!({})).await;
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/elsewhere", "{}"))
-        .await;
+    let response = edge.query("/elsewhere").await;
     // QUERY is an embedded verb this edge serves nowhere: 405, not forwarded.
     assert_eq!(response.status.code(), 405);
     assert_eq!(error_code(&response), "method-not-implemented");
@@ -158,12 +153,7 @@ async fn a_loop_between_two_proxies_is_refused_with_508_loop_detected() {
     let config: Config = edge_config(&a.site, "a", json!({}));
     a.server.daemon.reload(&config).unwrap();
 
-    let response = a
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let response = a.query("/things").await;
     assert_eq!(response.status.code(), 508, "{:?}", body(&response));
     assert_eq!(error_code(&response), "loop-detected");
     assert_eq!(body(&response)["error"]["hops"], 2);
@@ -184,12 +174,7 @@ async fn a_request_past_max_hops_is_refused_with_508_too_many_hops() {
     )
     .await;
     let edge = Edge::bound("edge", &[middle.uri()], "").await;
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let response = edge.query("/things").await;
     assert_eq!(response.status.code(), 508);
     assert_eq!(error_code(&response), "too-many-hops");
     assert_eq!(body(&response)["error"]["max_hops"], 1);
@@ -211,12 +196,7 @@ async fn a_redirect_at_the_edge_forwards_the_routed_path_not_the_one_asked() {
         .redirects
         .insert("QUERY /old".into(), "QUERY /things".into());
     edge.server.daemon.reload(&config).unwrap();
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/old", "{}"))
-        .await;
+    let response = edge.query("/old").await;
     assert_eq!(response.status.code(), 200, "{:?}", body(&response));
     let seen = origin.runtime.event(|e| e["event"] == "request").await;
     assert_eq!(seen["envelope"]["path"], "/things");

@@ -89,12 +89,7 @@ async fn an_upstream_that_never_completes_the_connection_gets_504_upstream_conne
     let upstream = uri(listener.local_addr().unwrap());
     let edge = Edge::bound("edge", &[upstream], "connect_timeout = \"300ms\"").await;
     let started = Instant::now();
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let response = edge.query("/things").await;
     assert_eq!(
         status_and_code(&response),
         (504, "upstream-connect-timeout".into())
@@ -109,12 +104,7 @@ async fn an_upstream_that_never_completes_the_connection_gets_504_upstream_conne
 #[tokio::test]
 async fn an_upstream_nothing_listens_on_gets_502_upstream_unreachable() {
     let edge = Edge::bound("edge", &[dead_port().await], "").await;
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let response = edge.query("/things").await;
     assert_eq!(
         status_and_code(&response),
         (502, "upstream-unreachable".into())
@@ -228,12 +218,7 @@ async fn a_hang_up_after_the_request_is_retried_elsewhere_only_for_an_idempotent
 async fn an_upstream_that_does_not_speak_agtp_gets_502_upstream_bad_response() {
     let garbage = broken_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
     let edge = Edge::bound("edge", &[uri(garbage)], "").await;
-    let response = edge
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let response = edge.query("/things").await;
     assert_eq!(
         status_and_code(&response),
         (502, "upstream-bad-response".into())

@@ -54,12 +54,7 @@ async fn a_tls_upstream_is_reached_when_its_ca_is_trusted_and_refused_with_502_w
     assert_eq!(body(&response)["echoed"]["data"], "sealed");
 
     let doubting = edge(&origin, json!({"tls": true})).await;
-    let refused = doubting
-        .server
-        .client()
-        .await
-        .exchange(query("/things", "{}"))
-        .await;
+    let refused = doubting.query("/things").await;
     assert_eq!(refused.status.code(), 502);
     assert_eq!(error_code(&refused), "upstream-tls-failed");
 }

@@ -48,6 +48,12 @@ impl Origin {
     pub fn uri(&self) -> String {
         uri(self.server.addr)
     }
+
+    /// `QUERY path` with an empty input, on a new connection.
+    pub async fn query(&self, path: &str) -> agtp_core::Response {
+        let mut client = self.server.client().await;
+        client.exchange(super::query(path, "{}")).await
+    }
 }
 
 pub fn uri(addr: SocketAddr) -> String {
@@ -102,6 +108,12 @@ impl Edge {
 
     pub fn uri(&self) -> String {
         uri(self.server.addr)
+    }
+
+    /// `QUERY path` with an empty input, on a new connection.
+    pub async fn query(&self, path: &str) -> agtp_core::Response {
+        let mut client = self.server.client().await;
+        client.exchange(super::query(path, "{}")).await
     }
 
     /// The value of the module's metric `name` with `labels` (all of them).
