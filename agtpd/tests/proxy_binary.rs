@@ -15,7 +15,7 @@ use nix::sys::signal::Signal;
 use runtimes::proxy::{proxy_endpoint, uri};
 use runtimes::{body, query, Endpoint, Site};
 use support::admin::{sample, scrape};
-use support::running::{Running, AGTPD};
+use support::running::{write_config, Running, AGTPD};
 use support::{error_code, Client};
 use tokio::net::TcpStream;
 
@@ -29,14 +29,7 @@ fn proxy_site(handler: &str, extra: &str) -> (Site, String) {
     let dir = site.dir.path();
     let file = proxy_endpoint(&Endpoint::query("/things"), handler);
     std::fs::write(dir.join("endpoints/things.toml"), file).unwrap();
-    let config = format!(
-        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        dir.join("missing/gateway.sock"),
-    );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = write_config(dir, &dir.join("missing/gateway.sock"), extra);
     (site, path.display().to_string())
 }
 
@@ -94,16 +87,11 @@ fn check_config_refuses_bad_upstreams_in_an_endpoint_or_the_catch_all() {
 
 /// agtpd serving `QUERY /things` through a supervised `misbehaving.py ok` runtime.
 fn origin(site: &Site) -> Running {
-    let dir = site.dir.path();
-    let config = format!(
-        "server_id = \"origin\"\nagents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n\n\
-         [[runtime]]\npool = \"default\"\ncommand = \"python3\"\nargs = [{MISBEHAVING:?}, \"ok\", \"--connections\", \"4\"]\n",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        site.socket,
+    let runtime = format!(
+        "server_id = \"origin\"\n\n[[runtime]]\npool = \"default\"\ncommand = \"python3\"\n\
+         args = [{MISBEHAVING:?}, \"ok\", \"--connections\", \"4\"]\n"
     );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = write_config(site.dir.path(), &site.socket, &runtime);
     let path_var = std::env::var("PATH").unwrap();
     Running::start(path.to_str().unwrap(), &[("PATH", &path_var)], &[])
 }

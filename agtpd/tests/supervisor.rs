@@ -140,19 +140,11 @@ impl Drop for Supervised {
     }
 }
 
-/// Writes `agtpd.toml` into the site: the site's directories and socket, and one
-/// `[[runtime]]` section for pool `default` with `runtime` as its body.
+/// Writes the site's `agtpd.toml` with one `[[runtime]]` section for pool `default`,
+/// `runtime` as its body.
 fn write_config(site: &Site, runtime: &str) -> std::path::PathBuf {
-    let dir = site.dir.path();
-    let config = format!(
-        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n\n[[runtime]]\npool = \"default\"\n{runtime}",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        site.socket,
-    );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    let section = format!("\n[[runtime]]\npool = \"default\"\n{runtime}");
+    support::running::write_config(site.dir.path(), &site.socket, &section)
 }
 
 fn message(event: &Value) -> &str {

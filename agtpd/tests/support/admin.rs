@@ -16,14 +16,7 @@ use super::running::Running;
 /// agtpd serving the site in `dir` (`agents/`, `endpoints/`) with its gateway on
 /// `socket`, `extra` appended to its config, and its admin listener on a free port.
 pub fn start(dir: &Path, socket: &Path, extra: &str) -> Running {
-    let config = format!(
-        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
-        dir.join("agents"),
-        dir.join("endpoints"),
-        socket,
-    );
-    let path = dir.join("agtpd.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = super::running::write_config(dir, socket, extra);
     Running::start(
         path.to_str().unwrap(),
         &[("PATH", env!("PATH"))],

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +16,20 @@ use super::Client;
 
 /// The binary under test.
 pub const AGTPD: &str = env!("CARGO_BIN_EXE_agtpd");
+
+/// Writes `dir/agtpd.toml` for the test site in `dir` (`agents/`, `endpoints/`) with its
+/// gateway on `socket` and `extra` appended; returns its path.
+pub fn write_config(dir: &Path, socket: &Path, extra: &str) -> PathBuf {
+    let config = format!(
+        "agents_dir = {:?}\nendpoints_dir = {:?}\ngateway_socket = {:?}\n{extra}",
+        dir.join("agents"),
+        dir.join("endpoints"),
+        socket,
+    );
+    let path = dir.join("agtpd.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
 
 /// A daemon process, killed when dropped.
 pub struct Running {
