@@ -323,3 +323,52 @@ async fn a_cache_hit_and_a_miss_count_in_the_cache_module_metrics() {
     ];
     assert_eq!(sample(&m, "agtpd_requests_total", &things), 2.0);
 }
+
+#[tokio::test]
+async fn connections_refused_at_max_connections_are_counted_and_the_admin_port_still_answers() {
+    let site = Site::new(&[]);
+    let daemon = start(&site, "max_connections = 1\n");
+    let admin = daemon.admin();
+    let mut held = daemon.client().await;
+    let discover = held.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+    assert_eq!(discover.status.code(), 200);
+    let refused = daemon
+        .client()
+        .await
+        .exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n")
+        .await;
+    assert_eq!(
+        (refused.status.code(), error_code(&refused).as_str()),
+        (503, "too-many-connections")
+    );
+    // The admin listener is outside max_connections.
+    let m = scrape_until(admin, |m| {
+        sample(m, "agtpd_connections_refused_total", &[]) == 1.0
+    })
+    .await;
+    assert_eq!(sample(&m, "agtpd_connections_accepted_total", &[]), 1.0);
+    assert_eq!(sample(&m, "agtpd_connections_open", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn a_max_requests_recycle_counts_in_runtime_recycles_total_not_in_restarts() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let runtime = format!(
+        "[[runtime]]\npool = \"default\"\ncommand = \"python3\"\nargs = [{MISBEHAVING:?}, \"ok\"]\nmax_requests = 3\n"
+    );
+    let daemon = start(&site, &runtime);
+    let admin = daemon.admin();
+    let pool = [("pool", "default")];
+    readyz_until(admin, 200).await;
+    for _ in 0..3 {
+        let r = daemon.client().await.exchange(query("/things", "{}")).await;
+        assert_eq!(r.status.code(), 200);
+    }
+    let m = scrape_until(admin, |m| {
+        sample(m, "agtpd_runtime_recycles_total", &pool) == 1.0
+    })
+    .await;
+    assert_eq!(sample(&m, "agtpd_runtime_restarts_total", &pool), 0.0);
+    let r = daemon.client().await.exchange(query("/things", "{}")).await;
+    assert_eq!(r.status.code(), 200, "the replacement serves");
+}
