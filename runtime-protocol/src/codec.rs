@@ -29,11 +29,10 @@ pub(crate) fn check_len(len: u32, max: usize) -> Result<usize> {
 
 /// Encodes `frame` as a complete frame: length prefix, then payload.
 pub(crate) fn frame_bytes(frame: &Frame, encoding: Encoding, max: usize) -> Result<Vec<u8>> {
-    let payload = encoding.encode(frame)?;
-    let len = prefix_for(payload.len(), max)?;
-    let mut out = Vec::with_capacity(LENGTH_PREFIX_LEN + payload.len());
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&payload);
+    let mut out = vec![0; LENGTH_PREFIX_LEN];
+    encoding.encode_into(frame, &mut out)?;
+    let len = prefix_for(out.len() - LENGTH_PREFIX_LEN, max)?;
+    out[..LENGTH_PREFIX_LEN].copy_from_slice(&len.to_be_bytes());
     Ok(out)
 }
 
@@ -134,13 +133,24 @@ impl Decoder for FrameCodec {
 impl Encoder<&Frame> for FrameCodec {
     type Error = Error;
 
+    /// Encodes straight into `dst` behind a placeholder prefix, filled in once the payload's
+    /// length is known; on failure `dst` is left as it was.
     fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<()> {
-        let payload = self.encoding.unwrap_or(Encoding::Json).encode(frame)?;
-        let len = prefix_for(payload.len(), self.max_frame_len)?;
-        dst.reserve(LENGTH_PREFIX_LEN + payload.len());
-        dst.put_u32(len);
-        dst.extend_from_slice(&payload);
-        Ok(())
+        let start = dst.len();
+        dst.put_u32(0);
+        let encoding = self.encoding.unwrap_or(Encoding::Json);
+        let written = encoding.encode_into(frame, (&mut *dst).writer());
+        let payload_len = dst.len() - start - LENGTH_PREFIX_LEN;
+        match written.and_then(|()| prefix_for(payload_len, self.max_frame_len)) {
+            Ok(len) => {
+                dst[start..start + LENGTH_PREFIX_LEN].copy_from_slice(&len.to_be_bytes());
+                Ok(())
+            }
+            Err(error) => {
+                dst.truncate(start);
+                Err(error)
+            }
+        }
     }
 }
 

@@ -43,11 +43,22 @@ impl Encoding {
 
     /// Encodes a frame as a payload (without the length prefix).
     pub fn encode(self, frame: &Frame) -> Result<Vec<u8>> {
+        let mut payload = Vec::new();
+        self.encode_into(frame, &mut payload)?;
+        Ok(payload)
+    }
+
+    /// Encodes a frame as a payload (without the length prefix), appended to `out`.
+    pub(crate) fn encode_into(self, frame: &Frame, out: impl std::io::Write) -> Result<()> {
         match self {
-            Encoding::Json => serde_json::to_vec(frame).map_err(|e| Error::Encode(e.to_string())),
+            Encoding::Json => {
+                serde_json::to_writer(out, frame).map_err(|e| Error::Encode(e.to_string()))
+            }
             // Named fields, so structs become maps keyed like the JSON object.
             Encoding::MessagePack => {
-                rmp_serde::to_vec_named(frame).map_err(|e| Error::Encode(e.to_string()))
+                let mut out = out;
+                rmp_serde::encode::write_named(&mut out, frame)
+                    .map_err(|e| Error::Encode(e.to_string()))
             }
         }
     }

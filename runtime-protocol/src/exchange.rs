@@ -103,8 +103,8 @@ impl Response {
 
 /// `response.envelope`: on the wire either the reply fields or a single `endpoint_error` entry.
 /// When both appear, `endpoint_error` wins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "RawEnvelope", into = "RawEnvelope")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "RawEnvelope")]
 pub enum ResponseEnvelope {
     /// The handler returned normally.
     Reply(Reply),
@@ -150,17 +150,17 @@ pub struct EndpointError {
 }
 
 /// The wire shape of [`ResponseEnvelope`]: every field optional.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct RawEnvelope {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     headers: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     attribution_extra: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     endpoint_error: Option<EndpointError>,
 }
 
@@ -178,23 +178,39 @@ impl From<RawEnvelope> for ResponseEnvelope {
     }
 }
 
-impl From<ResponseEnvelope> for RawEnvelope {
-    fn from(envelope: ResponseEnvelope) -> Self {
-        match envelope {
-            ResponseEnvelope::Reply(r) => RawEnvelope {
+/// [`RawEnvelope`] borrowed, so that serialising an envelope copies nothing.
+#[derive(Serialize)]
+struct RawEnvelopeRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attribution_extra: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_error: Option<&'a EndpointError>,
+}
+
+impl Serialize for ResponseEnvelope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = match self {
+            ResponseEnvelope::Reply(r) => RawEnvelopeRef {
                 status: Some(r.status),
-                headers: Some(r.headers),
-                body: Some(r.body),
-                attribution_extra: r.attribution_extra.filter(|v| !v.is_null()),
+                headers: Some(&r.headers),
+                body: Some(&r.body),
+                attribution_extra: r.attribution_extra.as_ref().filter(|v| !v.is_null()),
                 endpoint_error: None,
             },
-            ResponseEnvelope::EndpointError(e) => RawEnvelope {
+            ResponseEnvelope::EndpointError(e) => RawEnvelopeRef {
                 status: None,
                 headers: None,
                 body: None,
                 attribution_extra: None,
                 endpoint_error: Some(e),
             },
-        }
+        };
+        raw.serialize(serializer)
     }
 }

@@ -13,7 +13,8 @@ use crate::handshake::{Hello, Register, RegisterAck, RegisterResume, Welcome};
 // `Request` is a few hundred bytes; a frame is built, moved once and dropped, so boxing it
 // would only make every construction and match noisier for handler authors.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Deserialize is written out in `frame_de.rs`: one pass instead of serde's buffering.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frame {
     /// Runtime → daemon: opens the handshake.

@@ -6,7 +6,8 @@
 //!
 //! Layout:
 //! - [`PROTOCOL_VERSION`], capability tags, default limits and timeouts — `constants.rs`;
-//! - [`Frame`] and its payload structs — `frames.rs` (the enum and the small frames),
+//! - [`Frame`] and its payload structs — `frames.rs` (the enum and the small frames,
+//!   decoded in one pass by `frame_de.rs`),
 //!   `handshake.rs` (hello, welcome, register*, register_ack) and `exchange.rs` (request,
 //!   response);
 //! - string-valued codes that tolerate values this version does not know — `codes.rs`;
@@ -29,6 +30,7 @@ mod constants;
 mod encoding;
 mod error;
 mod exchange;
+mod frame_de;
 mod frames;
 mod handshake;
 

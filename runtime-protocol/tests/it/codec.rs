@@ -58,8 +58,12 @@ fn a_frame_of_exactly_the_limit_passes_and_one_byte_more_does_not() {
         matches!(err, Error::FrameTooLarge { len: l, max } if l == len as u64 && max == len - 1)
     );
     // The encoder enforces the same limit on what it sends.
-    let err = small.encode(&frame, &mut BytesMut::new()).unwrap_err();
+    // A frame it refuses leaves what the buffer already held untouched.
+    let mut dst = encoded(&ping("before"), Encoding::Json);
+    let held = dst.clone();
+    let err = small.encode(&frame, &mut dst).unwrap_err();
     assert!(matches!(err, Error::FrameTooLarge { .. }), "{err}");
+    assert_eq!(dst, held);
 }
 
 #[test]

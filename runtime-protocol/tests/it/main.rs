@@ -11,3 +11,4 @@ mod frames;
 mod golden;
 mod props;
 mod support;
+mod type_position;
