@@ -1,16 +1,20 @@
 //! The frame that answers a request once its handler is done (PROTOCOL.md §8.2, §8.3): a
 //! `response` with a reply or an `endpoint_error`, or an `error` with `handler_exception`.
 
+use std::any::Any;
+
 use runtime_protocol::{ErrorCode, ErrorFrame, Frame, Response, ResponseEnvelope};
-use tokio::task::JoinError;
 
 use crate::error::HandlerError;
 
-/// What a handler task returns.
+/// What a handler returns.
 pub(crate) type HandlerResult = Result<runtime_protocol::Reply, HandlerError>;
 
-/// The frame answering a finished handler.
-pub(crate) fn answer(request_id: String, result: Result<HandlerResult, JoinError>) -> Frame {
+/// What a handler's panic carries.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// The frame answering a finished handler, or one that panicked.
+pub(crate) fn answer(request_id: String, result: Result<HandlerResult, Panic>) -> Frame {
     let err = match result {
         Ok(Ok(reply)) => {
             let envelope = ResponseEnvelope::Reply(reply);
@@ -20,7 +24,7 @@ pub(crate) fn answer(request_id: String, result: Result<HandlerResult, JoinError
             });
         }
         Ok(Err(err)) => err,
-        Err(join) => HandlerError::exception(panic_message(join)),
+        Err(panic) => HandlerError::exception(panic_message(&*panic)),
     };
     match err.into_wire() {
         Ok(declared) => Frame::Response(Response {
@@ -44,11 +48,7 @@ pub(crate) fn exception(
     })
 }
 
-fn panic_message(join: JoinError) -> String {
-    if !join.is_panic() {
-        return "the handler task was cancelled".into();
-    }
-    let payload = join.into_panic();
+fn panic_message(payload: &(dyn Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
         .copied()

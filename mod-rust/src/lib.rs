@@ -37,7 +37,8 @@
 //! - Binds every endpoint the daemon pushes to the handler registered for the same method and
 //!   declared path; if one has no handler it refuses the whole set and returns
 //!   [`Error::RegistrationRefused`], so the process exits non-zero.
-//! - Runs each call on its own task. `Ok` becomes a `response`; a
+//! - Runs each call on its connection's task (handlers await; one that blocks its thread
+//!   holds its connection until it yields). `Ok` becomes a `response`; a
 //!   [`HandlerError::declared`] error an `endpoint_error`; any other error, a panic or an
 //!   input that does not deserialise becomes `handler_exception`, and the connection carries
 //!   on. A handler still running at its deadline is aborted.

@@ -1,18 +1,24 @@
 //! The serving phase of one connection (PROTOCOL.md §8–§10): one request in flight at a time,
-//! its handler on its own task, the connection read all along so that `ping`, `goodbye`,
-//! `error` and signing answers are handled whatever the handler is doing.
+//! the connection read all along so that `ping`, `goodbye`, `error` and signing answers are
+//! handled while the handler awaits. The handler's future is polled by the connection's own
+//! task rather than spawned: a request then costs no task of its own and no wake-up of
+//! another worker thread. A handler that blocks its thread instead of awaiting holds its
+//! connection's frames (and its deadline) until it yields.
 
 use std::future::{pending, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use runtime_protocol::{
     ErrorFrame, Frame, Goodbye, GoodbyeReason, Pong, Request, SignRequest, DEFAULT_HANDLER_TIMEOUT,
 };
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{sleep_until, Instant};
 
-use crate::answer::{answer, exception, HandlerResult};
+use crate::answer::{answer, exception, HandlerResult, Panic};
 use crate::connection::{FrameReader, FrameWriter, WireError};
 use crate::context::Context;
 use crate::router::Routes;
@@ -46,10 +52,11 @@ pub(crate) struct Serving<'a> {
     abandoned: Option<(String, Instant)>,
 }
 
-/// The request in flight and its handler task.
+/// The request in flight and its handler.
 struct InFlight {
     request_id: String,
-    task: AbortOnDrop,
+    /// Dropped when the request is abandoned, which stops the handler.
+    handler: Handling,
     deadline: Instant,
     /// Sign operations from the handler's [`Context`].
     sign_ops: mpsc::Receiver<SignOp>,
@@ -57,21 +64,15 @@ struct InFlight {
     signing: Option<(String, oneshot::Sender<Result<Signature, SigningError>>)>,
 }
 
-/// A handler task that is aborted when its request is abandoned.
-struct AbortOnDrop(JoinHandle<HandlerResult>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
+/// A running handler; a panic in it is caught, so the connection lives on.
+type Handling = Pin<Box<dyn Future<Output = Result<HandlerResult, Panic>> + Send>>;
 
 /// What woke the serving loop.
 // Built and matched at once, never stored: boxing the frame would buy nothing.
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Frame(Result<Option<Frame>, WireError>),
-    Done(Result<HandlerResult, JoinError>),
+    Done(Result<HandlerResult, Panic>),
     Sign(SignOp),
     Deadline,
     Stop,
@@ -168,11 +169,11 @@ impl<'a> Serving<'a> {
     /// Waits for whatever happens next. Every branch is cancel-safe.
     async fn next_event(&mut self) -> Event {
         let drain_until = self.drain_until.filter(|_| self.in_flight.is_none());
-        let (task, sign_ops, deadline) = match &mut self.in_flight {
+        let (handler, sign_ops, deadline) = match &mut self.in_flight {
             Some(f) => {
                 // One sign operation at a time per connection (§9).
                 let ops = f.signing.is_none().then_some(&mut f.sign_ops);
-                (Some(&mut f.task.0), ops, Some(f.deadline))
+                (Some(&mut f.handler), ops, Some(f.deadline))
             }
             None => (None, None, self.abandoned.as_ref().map(|(_, until)| *until)),
         };
@@ -180,7 +181,7 @@ impl<'a> Serving<'a> {
         tokio::select! {
             biased;
             frame = self.reader.read() => Event::Frame(frame),
-            result = maybe(task) => Event::Done(result),
+            result = maybe(handler) => Event::Done(result),
             op = next_op(sign_ops) => Event::Sign(op),
             () = maybe_sleep(deadline) => Event::Deadline,
             () = self.shared.stop.cancelled(), if !self.said_goodbye => Event::Stop,
@@ -209,7 +210,7 @@ impl<'a> Serving<'a> {
         Ok(())
     }
 
-    /// Routes a request and spawns its handler; a request no bound endpoint serves is
+    /// Routes a request and starts its handler; a request no bound endpoint serves is
     /// answered at once with `handler_exception`.
     async fn start(&mut self, request: Request) -> Result<(), Failure> {
         self.abandoned = None;
@@ -241,11 +242,10 @@ impl<'a> Serving<'a> {
             matched.params,
             signer,
         );
-        // Its own task, so that a panic is caught as a `JoinError` and the connection lives.
-        let task = AbortOnDrop(tokio::spawn(handler(ctx, input)));
+        let handling = AssertUnwindSafe(handler(ctx, input)).catch_unwind();
         self.in_flight = Some(InFlight {
             request_id: request.request_id,
-            task,
+            handler: Box::pin(handling),
             deadline,
             sign_ops,
             signing: None,
@@ -323,7 +323,7 @@ async fn next_op(ops: Option<&mut mpsc::Receiver<SignOp>>) -> SignOp {
     match ops {
         Some(ops) => match ops.recv().await {
             Some(op) => op,
-            // Every `Context` is gone; the task's result arrives on its own branch.
+            // Every `Context` is gone; the handler's result arrives on its own branch.
             None => pending().await,
         },
         None => pending().await,
