@@ -9,7 +9,7 @@ use tokio::time::{sleep, Instant};
 use super::gateway::{Offer, Received};
 use super::process::describe_status;
 use super::report::{CheckResult, Problem, Status};
-use super::run::{Exchange, Run, FIRST_BACKOFF};
+use super::run::{Exchange, Run};
 use super::text::seconds;
 use super::vectors::AVAILABILITY;
 
@@ -185,25 +185,21 @@ impl Run<'_> {
             };
             session.close_with(timeout).await;
         }
-        let closed_at = Instant::now();
-        let limit = self.limit() + FIRST_BACKOFF;
-        let Some(mut arrival) = self
-            .gateway
-            .next_arrival(closed_at, closed_at + limit)
-            .await
-        else {
-            let state = self.process_state();
-            return CheckResult::failed(
-                ID,
-                summary,
-                Problem::new(
-                    format!(
-                        "after `handler_timeout` and the close, a new connection within {}",
-                        seconds(limit)
+        let (mut arrival, closed_at) = match self.reconnection().await {
+            Ok(found) => found,
+            Err((limit, state)) => {
+                return CheckResult::failed(
+                    ID,
+                    summary,
+                    Problem::new(
+                        format!(
+                            "after `handler_timeout` and the close, a new connection within {}",
+                            seconds(limit)
+                        ),
+                        format!("none; {state}"),
                     ),
-                    format!("none; {state}"),
-                ),
-            );
+                )
+            }
         };
         self.adopt(&mut arrival);
         if self.session.is_none() {

@@ -141,6 +141,22 @@ impl Run<'_> {
         }
     }
 
+    /// Waits for the runtime to connect again after the harness closed its connection
+    /// just now: the arrival and when the wait began, or how long it waited and how the
+    /// process stands (for the check's "got:" line).
+    pub(super) async fn reconnection(&mut self) -> Result<(Arrival, Instant), (Duration, String)> {
+        let closed_at = Instant::now();
+        let limit = self.limit() + FIRST_BACKOFF;
+        match self
+            .gateway
+            .next_arrival(closed_at, closed_at + limit)
+            .await
+        {
+            Some(arrival) => Ok((arrival, closed_at)),
+            None => Err((limit, self.process_state())),
+        }
+    }
+
     /// Takes the registration an arrival made: its session becomes the current one.
     pub(super) fn adopt(&mut self, arrival: &mut Arrival) {
         if let Some(session) = arrival.session.take() {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::gateway::{Offer, Received};
 use super::report::{CheckResult, Problem, Status};
-use super::run::{Reconnection, Run, FIRST_BACKOFF};
+use super::run::{Reconnection, Run};
 use super::text::{describe_frame, seconds, snippet};
 
 pub(super) const AVAILABILITY: (&str, &str) = ("QUERY", "/rooms/availability");
@@ -407,27 +407,23 @@ impl Run<'_> {
             return not_run;
         }
         self.session = None; // closes the connection, without a goodbye
-        let closed_at = Instant::now();
-        let limit = self.limit() + FIRST_BACKOFF;
-        let Some(mut arrival) = self
-            .gateway
-            .next_arrival(closed_at, closed_at + limit)
-            .await
-        else {
-            let state = self.process_state();
-            self.no_session = Some("the runtime did not reconnect".to_owned());
-            return CheckResult::failed(
-                ID,
-                "the daemon closed the connection",
-                Problem::new(
-                    format!(
-                        "a new connection within {} (§10: reconnect with backoff, the first \
+        let (mut arrival, closed_at) = match self.reconnection().await {
+            Ok(found) => found,
+            Err((limit, state)) => {
+                self.no_session = Some("the runtime did not reconnect".to_owned());
+                return CheckResult::failed(
+                    ID,
+                    "the daemon closed the connection",
+                    Problem::new(
+                        format!(
+                            "a new connection within {} (§10: reconnect with backoff, the first \
                          attempt after 1 s)",
-                        seconds(limit)
+                            seconds(limit)
+                        ),
+                        format!("none; {state}"),
                     ),
-                    format!("none; {state}"),
-                ),
-            );
+                );
+            }
         };
         let delay = arrival.accepted_at - closed_at;
         let mut reconnection = Reconnection {
