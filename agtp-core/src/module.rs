@@ -80,6 +80,11 @@ pub struct EndpointFacts {
 /// Per-exchange context shared by the modules and the daemon.
 #[derive(Debug, Default)]
 pub struct Cx {
+    /// The `Response-ID` the exchange's response will carry, chosen when the request
+    /// arrives: the runtime call carries it as its `request_id`, so the access log, the
+    /// audit record and the runtime's own log name the exchange alike. Empty only in a
+    /// context built outside the daemon.
+    pub response_id: String,
     /// The resolved agent id, when one was addressed.
     pub agent_id: Option<String>,
     /// The agent's principal, when known.
@@ -90,6 +95,10 @@ pub struct Cx {
     pub endpoint: Option<EndpointFacts>,
     /// The validated input (path parameters, query and body merged), when there is one.
     pub input: Option<Value>,
+    /// The handler's `attribution_extra` (a JSON object), once a runtime's reply carried
+    /// one: metadata the handler wants in the exchange's audit record and
+    /// `Attribution-Record` (`extra`).
+    pub attribution_extra: Option<Value>,
     extensions: Extensions,
 }
 

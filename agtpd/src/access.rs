@@ -1,4 +1,5 @@
-//! What is done once per answered exchange: the access log line (target `agtpd::access`),
+//! What is done once per answered exchange: the access log line (target `agtpd::access`;
+//! its `response_id` is also the runtime call's `request_id` and the audit record's),
 //! the request metrics, and, past `admin.slow_request`, the slow-request warning (target
 //! `agtpd::slow`) with its timing breakdown.
 
@@ -41,6 +42,7 @@ pub(crate) fn finish(
         None => ("-", "-", "-"),
     };
     let status = response.status.code();
+    let header = |name| request.and_then(|r| r.headers.get(name)).unwrap_or("-");
     tracing::info!(
         target: "agtpd::access",
         %peer,
@@ -50,6 +52,9 @@ pub(crate) fn finish(
         bytes = response.body.len(),
         duration_us = micros(elapsed),
         agent,
+        response_id = cx.response_id,
+        request_id = header("Request-ID"),
+        task_id = header("Task-ID"),
     );
     // Only verbs the catalog knows become label values; the rest count as `other`.
     let known = request.map(|r| match settings.site.catalog.is_approved(&r.method) {

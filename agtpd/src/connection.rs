@@ -90,22 +90,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Err(Stop::Quiet) => break,
                 Err(Stop::Refuse(error)) => {
                     let mut response = error.to_response();
-                    self.settings.finalize(&mut response, None, true);
                     // Every exchange reaches the modules' on_complete, unparseable ones too.
-                    let (cx, mut trace) = (Cx::default(), Trace::default());
+                    let (cx, mut trace) = (exchange_cx(), Trace::default());
+                    self.settings
+                        .finalize(&mut response, (&cx.response_id, None), true);
                     self.complete(None, &mut response, &cx, &mut trace).await;
                     self.queue(&response);
                     self.close_gracefully().await;
                     return;
                 }
             };
-            let (mut cx, mut trace) = (Cx::default(), Trace::default());
+            let (mut cx, mut trace) = (exchange_cx(), Trace::default());
             let mut response =
                 crate::gates::answer(&request, &self.settings, &mut cx, &mut trace).await;
             // After the answer: a drain that began while it ran closes this connection too.
             let close = request.wants_close() || self.drain.is_cancelled();
-            self.settings
-                .finalize(&mut response, Some(&request.headers), close);
+            let stamp = (cx.response_id.as_str(), Some(&request.headers));
+            self.settings.finalize(&mut response, stamp, close);
             // After stamping, before writing: modules see the response as written.
             self.complete(Some(&request), &mut response, &cx, &mut trace)
                 .await;
@@ -250,6 +251,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
         .await;
     }
+}
+
+/// A new exchange's context, with its `Response-ID`.
+fn exchange_cx() -> Cx {
+    let mut cx = Cx::default();
+    cx.response_id = crate::settings::response_id();
+    cx
 }
 
 /// How long a refused connection keeps discarding input before it closes.

@@ -11,7 +11,8 @@
 //! 6. identity: `Agent-ID` (or the deprecated `Target-Agent`, or `/agents/{name}`);
 //!    400 `missing-agent-id`, 404 `agent-not-found`, 400 `agent-identity-mismatch`,
 //!    262 `anonymous-discovery-disabled` for anonymous server-level discovery;
-//! 7. agent lifecycle: 503 suspended, 410 retired or deprecated;
+//! 7. agent lifecycle: 503 suspended, 410 retired or deprecated (DESCRIBE and DISCOVER
+//!    exempt: they show the agent's status);
 //! 8. soft-deny: 403 `method-not-permitted-for-agent`;
 //! 9. `Authority-Scope` claim outside the agent's scopes: 262 `scope-required`;
 //! 10. redirects rewrite `(method, path)`, once;
@@ -128,9 +129,16 @@ async fn gate(
     route(ways, request, agent, method, path, (cx, trace)).await
 }
 
+/// The discovery primitives, which answer whatever the agent's lifecycle state: their
+/// answers show that state.
+const LIFECYCLE_EXEMPT: &[&str] = &["DESCRIBE", "DISCOVER"];
+
 /// Steps 7 to 9 for a resolved agent.
 fn agent_gates(agent: &Agent, method: &str, request: &Request) -> Result<(), AgtpError> {
-    if let Some(error) = agent.lifecycle_error() {
+    if let Some(error) = agent
+        .lifecycle_error()
+        .filter(|_| !LIFECYCLE_EXEMPT.contains(&method))
+    {
         return Err(error);
     }
     if let Some(error) = agent.method_error(method) {

@@ -56,7 +56,7 @@ pub(crate) use pool::PoolTimings;
 pub use processes::ProcessSnapshot;
 pub(crate) use processes::Processes;
 pub use signing::{keygen, GeneratedKey, KeygenError, Signer, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
-pub(crate) use translate::{deadline, envelope, refusal, reply, trust};
+pub(crate) use translate::{attribution_extra, deadline, envelope, refusal, reply, trust};
 
 /// How long connections may take to finish after the goodbye on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -69,7 +69,7 @@ pub struct Gateway {
     stop: CancellationToken,
     /// Drop every connection now.
     cut: CancellationToken,
-    next_request: AtomicU64,
+    next_connection: AtomicU64,
     listening: AtomicBool,
     /// Connections by runtime process.
     pub(crate) processes: Processes,
@@ -109,7 +109,7 @@ impl Gateway {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             cut: CancellationToken::new(),
-            next_request: AtomicU64::new(1),
+            next_connection: AtomicU64::new(1),
             listening: AtomicBool::new(false),
             processes: Processes::new(),
         }

@@ -57,7 +57,7 @@ pub(crate) async fn invoke(
         arrival,
     };
     if pipeline.is_empty() {
-        return call.handle(request, input, trace).await;
+        return call.handle(request, input, cx, trace).await;
     }
     cx.input = Some(input);
     // Modules may rewrite the request; the connection keeps the one read off the wire.
@@ -69,7 +69,7 @@ pub(crate) async fn invoke(
         Some(response) => response,
         None => {
             let input = cx.input.clone().unwrap_or_default();
-            call.handle(&request, input, trace)
+            call.handle(&request, input, cx, trace)
                 .await
                 .unwrap_or_else(|error| error.to_response())
         }
@@ -126,11 +126,13 @@ struct Handling<'a> {
 }
 
 impl Handling<'_> {
-    /// Runs the endpoint's handler; `trace` gets the runtime call's timing.
+    /// Runs the endpoint's handler; `cx` gets the reply's `attribution_extra`, `trace` the
+    /// runtime call's timing.
     async fn handle(
         self,
         request: &Request,
         input: serde_json::Value,
+        cx: &mut Cx,
         trace: &mut Trace,
     ) -> Result<Response, AgtpError> {
         let Handling {
@@ -146,6 +148,7 @@ impl Handling<'_> {
             } => {
                 let call = gateway::Call {
                     pool: runtime,
+                    request_id: cx.response_id.clone(),
                     idempotent: endpoint.is_idempotent(),
                     deadline: gateway::deadline(request, *timeout, arrival),
                     envelope: gateway::envelope(endpoint, request, agent, held, input),
@@ -154,7 +157,10 @@ impl Handling<'_> {
                 let (result, timing) = gateway.call(call).await;
                 trace.gateway = Some(timing);
                 match result {
-                    Ok(reply) => gateway::reply(endpoint, runtime, reply),
+                    Ok(mut reply) => {
+                        cx.attribution_extra = gateway::attribution_extra(&mut reply, runtime);
+                        gateway::reply(endpoint, runtime, reply)
+                    }
                     Err(error) => Ok(gateway::refusal(error, endpoint, runtime)),
                 }
             }

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     // Logging first, so what building the daemon reports (an audit log's recovery) shows.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log_level))
+        .with_ansi(colour())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Human => logs.init(),
@@ -46,6 +47,12 @@ fn main() -> ExitCode {
         Err(error) => return config_error(&error),
     };
     exit(agtpd::serve_blocking(cli, config, daemon))
+}
+
+/// Colour only for a person at a terminal, and never under `NO_COLOR` (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
 }
 
 fn config_error(error: &dyn std::fmt::Display) -> ExitCode {

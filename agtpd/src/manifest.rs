@@ -2,15 +2,112 @@
 //! the endpoint list (`DISCOVER /methods`) and an agent's index (DISCOVER addressed to an
 //! agent). Each reflects what is actually in force: loaded endpoints, the catalog, the
 //! policy.
+//!
+//! The manifest has the reference's shape field by field (its schema refuses unknown
+//! top-level keys), so the reference's clients read it; what agtpd adds sits inside
+//! entries, beside the reference's fields (`categories` and `served` on method entries,
+//! `function` on a registered function's `handler`).
+
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
 use crate::agents::Agent;
 use crate::config::{AgentDisclosure, Config};
+use crate::endpoints::Endpoint;
 use crate::site::Site;
 
 /// The embedded methods the daemon answers itself, as `"METHOD /path"`.
 pub(crate) const BUILT_INS: &[&str] = &["DISCOVER /", "DISCOVER /methods", "DESCRIBE /"];
+
+/// The manifest's schema version (`document_version`).
+const DOCUMENT_VERSION: &str = "v2";
+
+/// The AGIS semantic class every AGTP method belongs to.
+const SEMANTIC_CLASS: &str = "action-intent";
+
+/// What the core draft says of each embedded verb: whether it modifies state, whether it
+/// is idempotent, and its primary error statuses; then a one-line description.
+const EMBEDDED_TRAITS: &[(&str, bool, bool, &[u16], &str)] = &[
+    (
+        "CONFIRM",
+        true,
+        true,
+        &[400, 404],
+        "attest to an earlier action",
+    ),
+    (
+        "DELEGATE",
+        true,
+        false,
+        &[403, 451, 551],
+        "hand a task to another agent",
+    ),
+    (
+        "DESCRIBE",
+        false,
+        true,
+        &[404, 422],
+        "the addressed agent's document",
+    ),
+    (
+        "DISCOVER",
+        false,
+        true,
+        &[404],
+        "what this server or an agent offers",
+    ),
+    (
+        "ESCALATE",
+        true,
+        true,
+        &[404],
+        "defer to a person or a higher authority",
+    ),
+    (
+        "EXECUTE",
+        true,
+        false,
+        &[400, 403, 409, 422],
+        "carry out a prepared action",
+    ),
+    (
+        "NOTIFY",
+        false,
+        false,
+        &[400, 404],
+        "push information to a recipient",
+    ),
+    (
+        "PLAN",
+        false,
+        true,
+        &[400, 422],
+        "lay out the steps towards a goal",
+    ),
+    (
+        "PROPOSE",
+        true,
+        false,
+        &[400, 403, 460],
+        "propose a new endpoint",
+    ),
+    (
+        "QUERY",
+        false,
+        true,
+        &[404, 422],
+        "ask for information matching a need",
+    ),
+    ("SUMMARIZE", false, true, &[400, 422], "condense content"),
+    (
+        "SUSPEND",
+        true,
+        false,
+        &[404, 408],
+        "pause a session's work",
+    ),
+];
 
 /// The built-ins as `DISCOVER /methods` entries.
 pub(crate) fn built_in_summaries() -> Vec<Value> {
@@ -21,48 +118,63 @@ pub(crate) fn built_in_summaries() -> Vec<Value> {
     ]
 }
 
-/// The Server Manifest.
-pub(crate) fn server_manifest(site: &Site, config: &Config) -> Value {
+/// The Server Manifest. `now` is the load time, RFC 3339 in UTC: the manifest is rendered
+/// once per load, so that is when it was last updated.
+pub(crate) fn server_manifest(site: &Site, config: &Config, now: &str) -> Value {
     let info = &config.manifest;
-    let mut server = json!({
-        "server_id": config.server_id,
-        "operator": info.operator,
-        "contact": info.contact,
-        "supported_features": ["persistent-connections", "pipelining", "tls-1.3"],
-    });
-    if let Some(domain) = &info.domain {
-        server["domain"] = json!(domain);
-    }
-    let embedded: Vec<Value> = site
-        .catalog
-        .embedded_verbs()
+    let served = served_methods(site);
+    let embedded: Vec<Value> = BTreeSet::from_iter(site.catalog.embedded_verbs())
+        .into_iter()
         .map(|verb| {
-            json!({
-                "method": verb,
-                "categories": site.catalog.categories(verb).unwrap_or_default(),
-                "served": site.serves_method(verb) || BUILT_INS.iter().any(|b| b.starts_with(&format!("{verb} "))),
-            })
+            let mut entry = method_entry(site, verb);
+            entry["served"] = json!(served.contains(verb));
+            entry
         })
         .collect();
-    let custom: Vec<Value> = site
+    let custom: Vec<Value> = BTreeSet::from_iter(site.endpoints.iter().map(Endpoint::method))
+        .into_iter()
+        .filter(|m| !site.catalog.is_embedded(m))
+        .map(|verb| method_entry(site, verb))
+        .collect();
+    let attribution_records = config.modules.load.iter().any(|m| m == "audit");
+    let scopes_required = site
         .endpoints
         .iter()
-        .map(|e| e.method())
-        .filter(|m| !site.catalog.is_embedded(m))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|m| json!({"method": m, "categories": site.catalog.categories(m).unwrap_or_default()}))
-        .collect();
+        .any(|e| !e.required_scopes().is_empty());
     let mut manifest = json!({
         "agtp_version": "1.0",
         "agtp_api_version": "1.0",
-        "document_version": "1",
+        "document_version": DOCUMENT_VERSION,
         "catalog_version": site.catalog.version(),
-        "server": server,
+        "catalog_versions_supported": [site.catalog.version()],
+        "server": {
+            "server_id": config.server_id,
+            "operator": info.operator,
+            "contact": info.contact,
+            "domain": info.domain,
+            "supported_features": [
+                format!("embedded-methods/{}", embedded.len()),
+                format!("manifest/{DOCUMENT_VERSION}"),
+                "form2-server-uris",
+                "persistent-connections",
+                "pipelining",
+                "tls-1.3",
+            ],
+            "issued": now,
+            "updated": now,
+        },
         "embedded_methods": embedded,
-        "endpoints": site.endpoints.iter().map(|e| e.manifest_entry()).collect::<Vec<_>>(),
+        "endpoints": site.endpoints.iter().map(Endpoint::manifest_entry).collect::<Vec<_>>(),
         "agent_disclosure": info.agent_disclosure,
-        "policies": site.policy.manifest_block(),
+        "hosted_agents": [],
+        "security": {"identity_binding": "none"},
+        "assurance": {
+            "identity_binding": "none",
+            "attribution_records": attribution_records,
+            "anonymous_discovery": site.policy.anonymous_discovery,
+            "posture": if attribution_records { "mixed" } else { "demo" },
+        },
+        "policies": site.policy.manifest_block(&site.catalog, scopes_required),
     });
     if !custom.is_empty() {
         manifest["custom_methods"] = json!(custom);
@@ -72,13 +184,137 @@ pub(crate) fn server_manifest(site: &Site, config: &Config) -> Value {
             manifest["hosted_agents"] = site
                 .agents
                 .iter()
-                .map(|a| json!({"agent_id": a.id(), "name": a.name(), "methods_count": site.endpoints.len()}))
+                .map(|agent| hosted_agent(agent, &served))
                 .collect();
         }
-        AgentDisclosure::Limited => manifest["hosted_agents_count"] = json!(site.agents.len()),
-        AgentDisclosure::Private => {}
+        AgentDisclosure::Limited => {
+            manifest["agent_disclosure_notice"] = json!(format!(
+                "{} agents are hosted here; address one by its Agent-ID to learn more",
+                site.agents.len()
+            ));
+        }
+        AgentDisclosure::Private => {
+            manifest["agent_disclosure_notice"] =
+                json!("this server does not disclose the agents it hosts");
+        }
     }
     manifest
+}
+
+/// Every method this server answers: endpoint verbs and the built-ins.
+fn served_methods(site: &Site) -> BTreeSet<&str> {
+    site.endpoints
+        .iter()
+        .map(Endpoint::method)
+        .chain(BUILT_INS.iter().filter_map(|b| b.split(' ').next()))
+        .collect()
+}
+
+/// One entry of `embedded_methods` or `custom_methods`. Parameters, and for custom verbs
+/// the semantic traits, come from the endpoints that serve the verb; the embedded verbs'
+/// traits come from the core draft.
+fn method_entry(site: &Site, verb: &str) -> Value {
+    let endpoints: Vec<&Endpoint> = site
+        .endpoints
+        .iter()
+        .filter(|e| e.method() == verb)
+        .collect();
+    let (mut required, mut optional) = (BTreeSet::new(), BTreeSet::new());
+    for endpoint in &endpoints {
+        let (r, o) = params(endpoint.input_schema());
+        required.extend(r);
+        optional.extend(o);
+    }
+    let optional: Vec<&str> = optional.difference(&required).copied().collect();
+    let categories = site.catalog.categories(verb).unwrap_or_default();
+    let mut entry = json!({
+        "name": verb,
+        "category": categories.first(),
+        "categories": categories,
+        "semantic_class": SEMANTIC_CLASS,
+        "required_params": required,
+        "optional_params": optional,
+    });
+    if let Some(&(_, modifies, idempotent, codes, description)) =
+        EMBEDDED_TRAITS.iter().find(|t| t.0 == verb)
+    {
+        entry["state_modifying"] = json!(modifies);
+        entry["idempotent"] = json!(idempotent);
+        entry["error_codes"] = json!(codes);
+        entry["description"] = json!(description);
+        return entry;
+    }
+    let mut codes = vec![400, 422];
+    if endpoints.iter().any(|e| !e.required_scopes().is_empty()) {
+        codes.insert(0, 262);
+    }
+    entry["state_modifying"] = json!(endpoints
+        .iter()
+        .any(|e| e.semantic().impact != crate::endpoints::Impact::Informational));
+    entry["idempotent"] = json!(endpoints.iter().all(|e| e.is_idempotent()));
+    entry["error_codes"] = json!(codes);
+    entry["description"] = json!(match endpoints.as_slice() {
+        [one] => one.description().to_owned(),
+        many => format!("served by {} endpoints", many.len()),
+    });
+    let namespaces: BTreeSet<Option<&str>> = endpoints.iter().map(|e| e.namespace()).collect();
+    if let [Some(namespace)] = namespaces.into_iter().collect::<Vec<_>>().as_slice() {
+        entry["namespace"] = json!(namespace);
+    }
+    if let Some(first) = endpoints.first() {
+        entry["semantic"] = first.semantic().manifest_value();
+    }
+    entry
+}
+
+/// The required and optional top-level parameter names of an input schema.
+fn params(schema: &Value) -> (Vec<&str>, Vec<&str>) {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let optional = schema["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .keys()
+                .map(String::as_str)
+                .filter(|name| !required.contains(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    (required, optional)
+}
+
+/// A `hosted_agents` entry: `methods_count` is how many of the methods this server
+/// answers the agent may call.
+fn hosted_agent(agent: &Agent, served: &BTreeSet<&str>) -> Value {
+    json!({
+        "agent_id": agent.id(),
+        "name": agent.name(),
+        "skills_summary": skills_summary(&agent.document()["skills"]),
+        "methods_count": served.iter().filter(|m| agent.method_permitted(m)).count(),
+    })
+}
+
+/// The first sentence of each skill, joined by `, `, cut to 140 characters.
+fn skills_summary(skills: &Value) -> String {
+    const MAX: usize = 140;
+    let summary = skills
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|skill| skill.split(['.', '\n']).next().unwrap_or_default().trim())
+        .filter(|first| !first.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if summary.chars().count() <= MAX {
+        return summary;
+    }
+    let mut cut: String = summary.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// What DISCOVER tells about one agent: who it is, and what can be asked of it.

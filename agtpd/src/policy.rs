@@ -18,7 +18,6 @@ pub(crate) struct Policy {
     disallow: HashSet<String>,
     legacy: bool,
     redirects: HashMap<(String, String), (String, String)>,
-    source: Policies,
 }
 
 impl Policy {
@@ -50,7 +49,6 @@ impl Policy {
             disallow,
             legacy: policies.methods.legacy,
             redirects,
-            source: policies.clone(),
         })
     }
 
@@ -86,17 +84,54 @@ impl Policy {
             .map(|(m, p)| (m.as_str(), p.as_str()))
     }
 
-    /// The `policies` block of the Server Manifest.
-    pub(crate) fn manifest_block(&self) -> Value {
-        let methods = &self.source.methods;
+    /// The `policies` block of the Server Manifest, in the reference's shape: `methods`
+    /// holds `allow` (`"*"` or the sorted verbs), and, when set, `disallow`, `aliases`
+    /// (each legacy verb and what it is served as) and `redirects`.
+    /// `scope_required_for_invocation` tells whether some endpoint requires scopes.
+    pub(crate) fn manifest_block(&self, catalog: &Catalog, scopes_required: bool) -> Value {
+        let sorted = |verbs: &HashSet<String>| {
+            let mut verbs: Vec<&str> = verbs.iter().map(String::as_str).collect();
+            verbs.sort_unstable();
+            json!(verbs)
+        };
+        let mut methods = serde_json::Map::new();
+        methods.insert(
+            "allow".into(),
+            if self.allow.is_empty() {
+                json!("*")
+            } else {
+                sorted(&self.allow)
+            },
+        );
+        if !self.disallow.is_empty() {
+            methods.insert("disallow".into(), sorted(&self.disallow));
+        }
+        if self.legacy {
+            let aliases: serde_json::Map<String, Value> = catalog
+                .legacy_verbs()
+                .into_iter()
+                .map(|(verb, served_as)| (verb.to_owned(), json!(served_as)))
+                .collect();
+            methods.insert("aliases".into(), Value::Object(aliases));
+        }
+        if !self.redirects.is_empty() {
+            let mut redirects: Vec<_> = self.redirects.iter().collect();
+            redirects.sort_unstable();
+            let redirects: Vec<Value> = redirects
+                .into_iter()
+                .map(|((from_method, from_path), (to_method, to_path))| {
+                    json!({"from_method": from_method, "from_path": from_path,
+                           "to_method": to_method, "to_path": to_path})
+                })
+                .collect();
+            methods.insert("redirects".into(), json!(redirects));
+        }
         json!({
             "anonymous_discovery": self.anonymous_discovery,
-            "methods": {
-                "allow": methods.allow,
-                "disallow": methods.disallow,
-                "legacy": methods.legacy,
-                "redirects": methods.redirects,
-            },
+            "wildcards_accepted": true,
+            "scope_required_for_invocation": scopes_required,
+            "synthesis_enabled": false,
+            "methods": methods,
         })
     }
 }

@@ -435,7 +435,8 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
     )
     .to_response();
     response.headers.append("Retry-After", "1");
-    settings.finalize(&mut response, None, true);
+    let response_id = crate::settings::response_id();
+    settings.finalize(&mut response, (&response_id, None), true);
     let mut out = BytesMut::new();
     encode_response(&response, &mut out);
     let _ = stream.try_write(&out);

@@ -51,13 +51,18 @@ impl Settings {
         })
     }
 
-    /// Stamps the headers every response carries: `Server-ID`, a fresh `Response-ID`,
-    /// the echoed `Task-ID` and `Request-ID`, and `Connection: close` when the
-    /// connection ends after this response.
-    pub(crate) fn finalize(&self, response: &mut Response, request: Option<&Headers>, close: bool) {
+    /// Stamps the headers every response carries: `Server-ID`, `Response-ID` (the
+    /// exchange's, from [`response_id`]), the echoed `Task-ID` and `Request-ID`, and
+    /// `Connection: close` when the connection ends after this response.
+    pub(crate) fn finalize(
+        &self,
+        response: &mut Response,
+        (response_id, request): (&str, Option<&Headers>),
+        close: bool,
+    ) {
         let headers = &mut response.headers;
         headers.set("Server-ID", self.server_id.as_str());
-        headers.set("Response-ID", response_id());
+        headers.set("Response-ID", response_id);
         for name in ["Task-ID", "Request-ID"] {
             match request.and_then(|h| h.get(name)) {
                 Some(value) => headers.set(name, value),
@@ -70,7 +75,7 @@ impl Settings {
     }
 }
 
-/// `resp-` and 12 random hex digits.
-fn response_id() -> String {
+/// A new exchange's `Response-ID`: `resp-` and 12 random hex digits.
+pub(crate) fn response_id() -> String {
     format!("resp-{:012x}", fastrand::u64(..(1 << 48)))
 }

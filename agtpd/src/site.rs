@@ -77,7 +77,9 @@ impl Site {
             .iter()
             .map(|e| e.method().to_owned())
             .collect();
-        site.manifest = Bytes::from(crate::manifest::server_manifest(&site, config).to_string());
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let manifest = crate::manifest::server_manifest(&site, config, &now);
+        site.manifest = Bytes::from(manifest.to_string());
         site.methods = Bytes::from(json!({ "methods": site.method_list() }).to_string());
         Ok(site)
     }
@@ -91,19 +93,22 @@ impl Site {
 
     /// The Server Manifest, for a target-less DISCOVER.
     pub(crate) fn manifest(&self) -> Response {
-        json_response(self.manifest.clone())
+        let mut response = json_response(MANIFEST_TYPE, self.manifest.clone());
+        response
+            .headers
+            .append("X-AGTP-Document-Type", "agtp.server.manifest");
+        response
     }
 
     /// The endpoint list, for `DISCOVER /methods`.
     pub(crate) fn methods(&self) -> Response {
-        json_response(self.methods.clone())
+        json_response(DISCOVER_TYPE, self.methods.clone())
     }
 
     /// An agent's index, for DISCOVER addressed to an agent.
     pub(crate) fn agent_index(&self, agent: &Agent) -> Response {
-        json_response(Bytes::from(
-            crate::manifest::agent_index(self, agent).to_string(),
-        ))
+        let index = crate::manifest::agent_index(self, agent).to_string();
+        json_response(DISCOVER_TYPE, Bytes::from(index))
     }
 
     /// `"METHOD /path"` for everything this server serves.
@@ -117,9 +122,15 @@ impl Site {
     }
 }
 
-fn json_response(body: Bytes) -> Response {
+/// The protocol's media type of the Server Manifest.
+const MANIFEST_TYPE: &str = "application/vnd.agtp.manifest+json";
+
+/// The protocol's media type of DISCOVER's other answers (an embedded verb's success body).
+const DISCOVER_TYPE: &str = "application/vnd.agtp.discover+json";
+
+fn json_response(content_type: &'static str, body: Bytes) -> Response {
     let mut response = Response::new(Status::OK);
-    response.headers.append("Content-Type", "application/json");
+    response.headers.append("Content-Type", content_type);
     response.body = body;
     response
 }

@@ -274,3 +274,48 @@ async fn sighup_reloads_the_file_and_keeps_the_old_config_when_the_new_one_is_br
         "a broken reload changes nothing"
     );
 }
+
+/// What agtpd writes to stderr in the human log format, run for a second and then
+/// stopped with SIGTERM (by `timeout`); `pty` runs it on a terminal (`script`).
+fn human_log(envs: &[(&str, &str)], pty: bool) -> String {
+    let dir = TempDir::new().unwrap();
+    let config = config_file(&dir, "listen = [\"127.0.0.1:0\"]\n");
+    let agtpd = format!("timeout -s TERM 1 {AGTPD} --config {config} 2>&1");
+    let mut command = match pty {
+        true => Command::new("script"),
+        false => Command::new("sh"),
+    };
+    match pty {
+        true => command.args(["-qefc", &agtpd, "/dev/null"]),
+        false => command.args(["-c", &agtpd]),
+    };
+    let output = command
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn logs_are_coloured_on_a_terminal_only_and_never_under_no_color() {
+    let piped = human_log(&[], false);
+    assert!(
+        piped.contains("agtpd ready") && piped.contains("stopped"),
+        "{piped}"
+    );
+    assert!(
+        !piped.contains('\u{1b}'),
+        "no escapes into a pipe: {piped:?}"
+    );
+    let terminal = human_log(&[], true);
+    assert!(terminal.contains("agtpd ready"), "{terminal}");
+    assert!(
+        terminal.contains('\u{1b}'),
+        "colour on a terminal: {terminal:?}"
+    );
+    let no_color = human_log(&[("NO_COLOR", "1")], true);
+    assert!(no_color.contains("agtpd ready"), "{no_color}");
+    assert!(!no_color.contains('\u{1b}'), "NO_COLOR wins: {no_color:?}");
+}

@@ -177,6 +177,23 @@ async fn agent_lifecycle_gives_503_for_suspended_and_410_for_retired_or_deprecat
             digit.to_string().repeat(64)
         );
         assert_error(&ask(&server, &raw).await, status, code);
+        // The discovery primitives still answer, and show why the agent is out of service.
+        let id = digit.to_string().repeat(64);
+        let describe = ask(
+            &server,
+            &format!("AGTP/1.0 DESCRIBE\r\nAgent-ID: {id}\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(describe.status, Status::OK, "DESCRIBE of a {code} agent");
+        let index = ask(
+            &server,
+            &format!("AGTP/1.0 DISCOVER\r\nAgent-ID: {id}\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(index.status, Status::OK, "DISCOVER of a {code} agent");
+        let status = &code["agent-".len()..];
+        assert_eq!(body(&describe)["status"], status);
+        assert_eq!(body(&index)["status"], status);
     }
 }
 
@@ -281,6 +298,20 @@ async fn input_is_merged_coerced_and_validated_with_a_json_pointer() {
         400,
         "invalid-json",
     );
+    for not_an_object in ["[1,2]", "42", "\"text\""] {
+        let raw = with_agent(
+            "BOOK /rooms/42",
+            &format!(
+                "Content-Length: {}\r\n\r\n{not_an_object}",
+                not_an_object.len()
+            ),
+        );
+        assert_error(
+            &ask(&server, raw.trim_end_matches("\r\n")).await,
+            400,
+            "invalid-body",
+        );
+    }
 }
 
 #[tokio::test]
@@ -295,10 +326,66 @@ async fn discover_returns_the_manifest_in_force_and_it_matches_the_reference_sch
     let server = TestServer::start(booking()).await;
     let response = ask(&server, "AGTP/1.0 DISCOVER\r\n\r\n").await;
     assert_eq!(response.status, Status::OK);
+    assert_eq!(
+        response.headers.get("Content-Type"),
+        Some("application/vnd.agtp.manifest+json")
+    );
+    assert_eq!(
+        response.headers.get("X-AGTP-Document-Type"),
+        Some("agtp.server.manifest")
+    );
     let manifest = body(&response);
+    assert_eq!(manifest["document_version"], "v2");
     assert_eq!(manifest["endpoints"].as_array().unwrap().len(), 5);
-    assert_eq!(manifest["hosted_agents"].as_array().unwrap().len(), 2);
     assert_eq!(manifest["embedded_methods"].as_array().unwrap().len(), 12);
+    // What the reference client's --match-check reads: `name` in both method lists.
+    let names = |list: &str| -> Vec<String> {
+        manifest[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["name"]
+                    .as_str()
+                    .expect("every entry has a name")
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(names("custom_methods"), ["BOOK", "CANCEL", "FETCH"]);
+    let embedded = names("embedded_methods");
+    assert!(embedded.contains(&"QUERY".to_owned()) && embedded.windows(2).all(|w| w[0] < w[1]));
+    let query = manifest["embedded_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "QUERY")
+        .unwrap();
+    assert_eq!(query["served"], true);
+    assert_eq!(
+        query["required_params"],
+        serde_json::json!(["check_in", "check_out"])
+    );
+    // Each agent's count: the served verbs (QUERY, BOOK, FETCH, CANCEL, DISCOVER,
+    // DESCRIBE) it may call; the front desk declares QUERY and SUMMARIZE only.
+    let counts: Vec<(String, u64)> = manifest["hosted_agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["methods_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("room-concierge".to_owned(), 6),
+            ("front-desk".to_owned(), 3)
+        ]
+    );
     let oracle = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/reference/schemas/server-manifest.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(oracle).unwrap()).unwrap();
@@ -330,22 +417,59 @@ async fn discover_methods_lists_every_endpoint_and_an_agent_gets_its_index() {
         listed.contains(&"CANCEL /bookings/{booking_id}".to_owned()),
         "{listed:?}"
     );
-    let index = body(&ask(&server, &with_agent("DISCOVER", "")).await);
+    let index = ask(&server, &with_agent("DISCOVER", "")).await;
+    assert_eq!(
+        index.headers.get("Content-Type"),
+        Some("application/vnd.agtp.discover+json")
+    );
+    let index = body(&index);
     assert_eq!(index["agent_id"], CONCIERGE);
     assert_eq!(index["name"], "room-concierge");
 }
 
 #[tokio::test]
-async fn describe_negotiates_json_yaml_and_html() {
+async fn describe_negotiates_the_identity_media_types_and_their_aliases() {
     let server = TestServer::start(booking()).await;
     let json = ask(&server, &with_agent("DESCRIBE", "")).await;
     assert_eq!(body(&json)["agent_id"], CONCIERGE);
+    assert_eq!(
+        json.headers.get("Content-Type"),
+        Some("application/vnd.agtp.identity+json")
+    );
+    assert_eq!(json.headers.get("Agent-ID"), Some(CONCIERGE));
+    assert_eq!(
+        json.headers.get("X-AGTP-Document-Type"),
+        Some("agtp.agent.document")
+    );
+    for (accept, answered) in [
+        // What the reference client's --yaml sends.
+        (
+            "application/vnd.agtp.identity+yaml",
+            "application/vnd.agtp.identity+yaml",
+        ),
+        ("application/yaml", "application/yaml"),
+        (
+            "application/vnd.agtp.identity+json",
+            "application/vnd.agtp.identity+json",
+        ),
+        ("application/json", "application/json"),
+    ] {
+        let answer = ask(
+            &server,
+            &with_agent("DESCRIBE", &format!("Accept: {accept}\r\n")),
+        )
+        .await;
+        assert_eq!(
+            answer.headers.get("Content-Type"),
+            Some(answered),
+            "{accept}"
+        );
+    }
     let yaml = ask(
         &server,
-        &with_agent("DESCRIBE", "Accept: application/yaml\r\n"),
+        &with_agent("DESCRIBE", "Accept: application/vnd.agtp.identity+yaml\r\n"),
     )
     .await;
-    assert!(yaml.headers.get("Content-Type").unwrap().contains("yaml"));
     assert!(String::from_utf8_lossy(&yaml.body).contains("name: room-concierge"));
     let html = ask(
         &server,

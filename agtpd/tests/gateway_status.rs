@@ -36,6 +36,9 @@ async fn a_reply_passes_with_its_status_body_and_only_the_safe_headers() {
         "hop-by-hop headers are dropped"
     );
     assert!(headers.get("X-Injected").is_none() && headers.get("Evil").is_none());
+    for owned in ["Audit-ID", "Attribution-Record", "Cache-Status", "Via"] {
+        assert!(headers.get(owned).is_none(), "{owned} is the daemon's");
+    }
     let request = runtime.event(|e| e["event"] == "request").await;
     let envelope = &request["envelope"];
     assert_eq!(envelope["agent_id"], AGENT);

@@ -434,3 +434,39 @@ async fn audit_records_the_wire_status_of_handler_timeouts_crashes_and_bad_outpu
     let expected: Vec<(u16, String)> = expected.iter().map(|(s, c)| (*s, c.to_string())).collect();
     assert_eq!(statuses, expected);
 }
+
+#[tokio::test]
+async fn a_handlers_attribution_extra_reaches_its_audit_record_and_attribution_record() {
+    let site = runtimes::Site::new(&[runtimes::Endpoint::query("/things")]);
+    let dir = TempDir::new().unwrap();
+    let mut config = audited(dir.path(), site.config());
+    config.modules.tables.get_mut("audit").unwrap()["attribution_headers"] = json!(true);
+    let modules = agtpd::modules::build(&config).unwrap();
+    let listener = agtpd::gateway::GatewayListener::bind_unix(&site.socket, None).unwrap();
+    let server = TestServer::start_with_gateway_and_modules(config, vec![listener], modules).await;
+    let _runtime = site.runtime("ok", &[]);
+    runtimes::ready(&server, "default", 1).await;
+    let extra = json!({"decision_id": "d-17", "model": {"name": "m", "version": 3}});
+    let input = json!({"extra": extra}).to_string();
+    let mut client = server.client().await;
+    let answered = client.exchange(runtimes::query("/things", &input)).await;
+    assert_eq!(answered.status.code(), 200);
+    let without = client.exchange(runtimes::query("/things", "{}")).await;
+    assert_eq!(without.status.code(), 200);
+    drop(client);
+    server.stop().await;
+
+    let key = mod_audit::load_public_key(&dir.path().join("signing.pub")).unwrap();
+    let jws = answered.headers.get("Attribution-Record").unwrap();
+    let payload = mod_audit::verify_attribution_record(jws, &key).unwrap();
+    assert_eq!(payload["extra"], extra);
+    let plain = mod_audit::verify_attribution_record(
+        without.headers.get("Attribution-Record").unwrap(),
+        &key,
+    )
+    .unwrap();
+    assert!(plain.get("extra").is_none(), "{plain}");
+    let records = records(dir.path());
+    assert_eq!(records[0]["extra"], extra);
+    assert!(records[1].get("extra").is_none());
+}

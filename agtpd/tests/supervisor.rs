@@ -447,3 +447,99 @@ async fn a_replacement_that_cannot_start_leaves_the_old_runtime_serving_and_retr
     );
     assert_eq!(&retries[..3], &["100ms", "200ms", "400ms"]);
 }
+
+/// The pids that answered `n` requests, each on a new connection.
+async fn answering_pids(agtpd: &Supervised, n: usize) -> BTreeSet<u64> {
+    let mut pids = BTreeSet::new();
+    for _ in 0..n {
+        let response = agtpd.ask("{}").await;
+        assert_eq!(response.status.code(), 200);
+        pids.insert(body(&response)["pid"].as_u64().unwrap());
+    }
+    pids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launcher_that_does_not_exec_counts_as_its_runtime_past_start_timeout() {
+    // `sh -c` with two commands forks python3 instead of exec'ing it.
+    let launcher = format!(
+        "command = \"sh\"\nargs = [\"-c\", \"python3 {MISBEHAVING} ok --connections 2; exit $?\"]\nstart_timeout = \"1s\"\n"
+    );
+    let mut agtpd = Supervised::start(&launcher);
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let launcher = agtpd.registered()[0];
+    // Past start_timeout: a registration matched by the exact pid would have been killed.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let served_by = answering_pids(&agtpd, 3).await;
+    assert_eq!(served_by.len(), 1, "{served_by:?}");
+    let child = *served_by.first().unwrap();
+    assert_ne!(child, launcher, "the launcher's child serves");
+    assert!(agtpd
+        .events(|e| message(e).contains("did not register in time"))
+        .is_empty());
+    agtpd.signal(Signal::SIGTERM);
+    assert_eq!(agtpd.wait(), Some(0));
+    for pid in [launcher, child] {
+        assert!(wait_gone(pid), "{pid} outlived agtpd");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefork_runtime_serves_from_every_worker_and_a_rolling_restart_replaces_them_all() {
+    let prefork = format!(
+        "command = \"python3\"\nargs = [{MISBEHAVING:?}, \"ok\", \"--workers\", \"2\", \"--connections\", \"2\"]\nstart_timeout = \"1s\"\n"
+    );
+    let mut agtpd = Supervised::start(&prefork);
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let master = agtpd.registered()[0];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let workers = answering_pids(&agtpd, 24).await;
+    assert_eq!(workers.len(), 2, "both workers serve: {workers:?}");
+    assert!(!workers.contains(&master), "the master holds no connection");
+
+    agtpd.signal(Signal::SIGHUP);
+    for pid in workers.iter().chain([&master]) {
+        assert!(wait_gone(*pid), "the rolling restart stopped {pid}");
+    }
+    let replaced = answering_pids(&agtpd, 24).await;
+    assert_eq!(replaced.len(), 2, "{replaced:?}");
+    assert!(replaced.is_disjoint(&workers));
+
+    agtpd.signal(Signal::SIGTERM);
+    assert_eq!(agtpd.wait(), Some(0));
+    for pid in replaced {
+        assert!(wait_gone(pid), "worker {pid} outlived agtpd");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_line_carries_the_client_ids_and_the_response_id_the_runtime_call_carries() {
+    let journal = tempfile::tempdir().unwrap();
+    let journal = journal.path().join("runtime.log");
+    let agtpd = Supervised::start(&format!(
+        "{}env = {{ RUNTIME_LOG = {journal:?} }}\n",
+        runtime("ok")
+    ));
+    agtpd.wait_for(|e| message(e) == "runtimes ready");
+    let mut client = Client::new(TcpStream::connect(agtpd.addr).await.unwrap());
+    let request = query("/things", "{}").replace(
+        "\r\n\r\n",
+        "\r\nRequest-ID: req-7\r\nTask-ID: task-9\r\n\r\n",
+    );
+    let response = client.exchange(request).await;
+    assert_eq!(response.status.code(), 200);
+    let response_id = response.headers.get("Response-ID").unwrap().to_owned();
+    let access = agtpd.wait_for(|e| e["target"] == "agtpd::access");
+    let fields = &access["fields"];
+    assert_eq!(fields["response_id"], response_id.as_str());
+    assert_eq!(fields["request_id"], "req-7");
+    assert_eq!(fields["task_id"], "task-9");
+    let seen = std::fs::read_to_string(&journal).unwrap();
+    let call: Value = seen
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "request")
+        .unwrap();
+    assert_eq!(call["request_id"], response_id.as_str(), "the frame's id");
+    assert_eq!(call["envelope"]["request_id"], "req-7");
+}

@@ -4,7 +4,8 @@
 //!
 //! JWS header: `{"alg":"EdDSA","kid":KID,"typ":"JWT"}`. Payload fields (empty ones left
 //! out): `server_id`, `issued_at`, `status`, `agent_id`, `principal_id`, `session_id`,
-//! `task_id`, `request_id`, `response_id`, `previous_audit_id`. Both JSON objects are in
+//! `task_id`, `request_id`, `response_id`, `previous_audit_id`, and `extra` (the
+//! handler's `attribution_extra`). Both JSON objects are in
 //! this crate's canonical form. An agent's chain head is kept in memory (rebuilt from the
 //! current log file at start-up) for at most [`MAX_AGENT_HEADS`] agents; agents past that
 //! bound get records without `previous_audit_id`.
@@ -66,6 +67,9 @@ impl Attribution {
         put("request_id", header("request-id"));
         put("response_id", done.response.headers.get("response-id"));
         payload.insert("status".into(), done.response.status.code().into());
+        if let Some(extra) = crate::capture::extra(done) {
+            payload.insert("extra".into(), extra.clone());
+        }
         let head = json!({"alg": ALG, "kid": self.signer.key_id(), "typ": "JWT"});
         // The lock spans reading the head, signing and storing the new head, so two
         // exchanges of one agent never claim the same predecessor.

@@ -1,6 +1,6 @@
 //! What a record says about one exchange, taken from a [`Completion`]: the request line and
-//! identifiers, the status actually written, the error code, the duration, and digests (or
-//! copies) of both bodies. Chain fields are added later by the writer.
+//! identifiers, the status actually written, the error code, the handler's
+//! `attribution_extra` (as `extra`), the duration, and digests (or copies) of both bodies. Chain fields are added later by the writer.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -53,6 +53,9 @@ pub(crate) fn record_body(
         put("error_code", error_code(&response.body).as_deref());
     }
     m.insert("status".into(), status.code().into());
+    if let Some(extra) = extra(done) {
+        m.insert("extra".into(), extra.clone());
+    }
     let micros = u64::try_from(done.elapsed.as_micros()).unwrap_or(u64::MAX);
     m.insert("duration_us".into(), micros.into());
     match done.request {
@@ -71,6 +74,14 @@ pub(crate) fn record_body(
         insert_body(&mut m, "output_body", &response.body);
     }
     m
+}
+
+/// The handler's `attribution_extra`, when it is a non-empty object.
+pub(crate) fn extra<'a>(done: &Completion<'a>) -> Option<&'a Value> {
+    done.cx
+        .attribution_extra
+        .as_ref()
+        .filter(|extra| extra.as_object().is_some_and(|map| !map.is_empty()))
 }
 
 /// `key` as text when the body is UTF-8, else `key_b64` (base64url).

@@ -27,8 +27,9 @@ type Score = (u16, u8);
 /// The media types DESCRIBE offers, in the server's order of preference. The first one is
 /// also the answer when nothing else is acceptable.
 pub(super) const OFFERS: &[Offer] = &[
-    ("application/agtp+json", Format::Json),
+    ("application/vnd.agtp.identity+json", Format::Json),
     ("application/json", Format::Json),
+    ("application/vnd.agtp.identity+yaml", Format::Yaml),
     ("application/yaml", Format::Yaml),
     ("text/yaml", Format::Yaml),
     ("application/x-yaml", Format::Yaml),

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::accept::{self, Format};
 use super::Agent;
 
-/// The media type of an agent document on the wire, per the AGTP draft.
-pub const JSON_CONTENT_TYPE: &str = "application/agtp+json";
+/// The protocol's media type of an agent document as JSON.
+pub const JSON_CONTENT_TYPE: &str = "application/vnd.agtp.identity+json";
 
 /// The media type of the HTML card.
 const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
@@ -19,15 +19,17 @@ const HTML_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 /// The 200 answer to DESCRIBE for `agent`, in the representation `accept` (the request's
 /// `Accept` value, if any) prefers.
 ///
-/// - `application/agtp+json` (the default, also for a missing `Accept`, `*/*`, or nothing
-///   acceptable) or `application/json` when that is what the client asked for: the v2
-///   document, pretty-printed;
-/// - `application/yaml`, `text/yaml` or `application/x-yaml`: the same document as YAML;
+/// - `application/vnd.agtp.identity+json` (the default, also for a missing `Accept`,
+///   `*/*`, or nothing acceptable) or `application/json` when that is what the client
+///   asked for: the v2 document, pretty-printed;
+/// - `application/vnd.agtp.identity+yaml`, or the aliases `application/yaml`, `text/yaml`
+///   and `application/x-yaml`: the same document as YAML;
 /// - `text/html`: a self-contained card (name, id, status, principal, description,
 ///   scopes, skills), every value HTML-escaped.
 ///
-/// The response carries `Content-Type` and `Vary: Accept`; the lifecycle gate is not
-/// applied here.
+/// The response carries `Content-Type`, `Vary: Accept`, the agent's `Agent-ID` and
+/// `X-AGTP-Document-Type: agtp.agent.document`. DESCRIBE is exempt from the lifecycle
+/// gate: the document's `status` says whether the agent serves.
 pub fn describe(agent: &Agent, accept: Option<&str>) -> Response {
     let (media_type, format) = accept::negotiate(accept);
     let (content_type, body) = match format {
@@ -43,6 +45,10 @@ pub fn describe(agent: &Agent, accept: Option<&str>) -> Response {
     let mut response = Response::new(Status::OK);
     response.headers.append("Content-Type", content_type);
     response.headers.append("Vary", "Accept");
+    response.headers.append("Agent-ID", agent.id());
+    response
+        .headers
+        .append("X-AGTP-Document-Type", "agtp.agent.document");
     response.body = Bytes::from(body);
     response
 }

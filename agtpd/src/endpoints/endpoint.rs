@@ -183,7 +183,6 @@ impl Endpoint {
     /// contract (semantic block, schemas, errors, scopes, handler kind and name). The
     /// runtime pool and timeout are deployment details and stay out.
     pub fn manifest_entry(&self) -> Value {
-        let semantic = &self.semantic;
         // Upstream addresses are deployment details too: the manifest shows the kind only.
         let handler = match &self.handler {
             HandlerBinding::RegisteredFunction { function, .. } => {
@@ -195,15 +194,7 @@ impl Endpoint {
             "method": self.method,
             "path": self.path,
             "description": self.description,
-            "semantic": {
-                "intent": semantic.intent,
-                "actor": semantic.actor.as_str(),
-                "outcome": semantic.outcome,
-                "capability": semantic.capability.as_str(),
-                "confidence": semantic.confidence,
-                "impact": semantic.impact.as_str(),
-                "is_idempotent": semantic.is_idempotent,
-            },
+            "semantic": self.semantic.manifest_value(),
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,
             "errors": self.errors,

@@ -90,14 +90,16 @@ impl Endpoint {
         }
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(other) => Err(failure(
-                Status::UNPROCESSABLE,
-                "input-validation-failed",
-                &format!("input for `{}` is not an object", self.label()),
-                vec![(
-                    String::new(),
-                    format!("the body must be a JSON object, not {}", kind(&other)),
-                )],
+            // Malformed, like invalid JSON: no schema can accept a body that is not an
+            // object, since path and query parameters merge into it.
+            Ok(other) => Err(AgtpError::new(
+                Status::BAD_REQUEST,
+                "invalid-body",
+                format!(
+                    "the body of `{}` must be a JSON object, not {}",
+                    self.label(),
+                    kind(&other)
+                ),
             )),
             Err(error) => Err(AgtpError::new(
                 Status::BAD_REQUEST,

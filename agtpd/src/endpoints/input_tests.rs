@@ -187,7 +187,7 @@ fn no_more_than_ten_failures_are_listed() {
 }
 
 #[test]
-fn an_empty_body_is_an_empty_object_and_a_non_object_body_is_unprocessable() {
+fn an_empty_body_is_an_empty_object_and_a_non_object_body_is_a_bad_request() {
     let endpoint = book();
     let path = pairs(&[("room_id", "7")]);
     let query = pairs(&[("guest_id", "g")]);
@@ -196,10 +196,23 @@ fn an_empty_body_is_an_empty_object_and_a_non_object_body_is_unprocessable() {
         json!({"room_id": 7, "guest_id": "g"})
     );
     assert!(endpoint.build_input(&path, &query, b" \r\n").is_ok());
-    for body in [&b"[1]"[..], b"\"text\"", b"null", b"3"] {
-        let error = assert_refused(endpoint.build_input(&path, &query, body), "");
+    for (body, kind) in [
+        (&b"[1]"[..], "an array"),
+        (b"\"text\"", "a string"),
+        (b"null", "null"),
+        (b"3", "a number"),
+    ] {
+        let error = endpoint
+            .build_input(&path, &query, body)
+            .expect_err("refused");
+        assert_eq!(
+            (error.status, &*error.code),
+            (Status::BAD_REQUEST, "invalid-body")
+        );
         assert!(
-            error.message.contains("must be a JSON object"),
+            error
+                .message
+                .ends_with(&format!("must be a JSON object, not {kind}")),
             "{}",
             error.message
         );

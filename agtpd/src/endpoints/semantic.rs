@@ -24,6 +24,21 @@ pub struct Semantic {
     pub is_idempotent: bool,
 }
 
+impl Semantic {
+    /// The block as the Server Manifest publishes it.
+    pub fn manifest_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "intent": self.intent,
+            "actor": self.actor.as_str(),
+            "outcome": self.outcome,
+            "capability": self.capability.as_str(),
+            "confidence": self.confidence,
+            "impact": self.impact.as_str(),
+            "is_idempotent": self.is_idempotent,
+        })
+    }
+}
+
 /// Who is expected to call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,7 +10,6 @@
 //! written or not.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use tokio_util::codec::Framed;
 
 use super::exchange::{Job, Outcome};
 use super::pool::{Pool, Slot};
+use super::processes::Member;
 use super::Gateway;
 
 /// How long a control frame (ping, pong, goodbye, error) may take to write.
@@ -59,9 +59,9 @@ pub(super) struct RuntimeConnection<S> {
     pub(super) module: String,
     pub(super) peer_goodbye: bool,
     pub(super) next_nonce: u64,
-    /// The peer's pid and that process's request counter, when the socket knows the pid.
-    pub(super) served: Option<(u32, Arc<AtomicU64>)>,
-    /// The processes asked to retire.
+    /// The peer's process, when the socket knows its pid.
+    pub(super) served: Option<Member>,
+    /// The process groups asked to retire.
     pub(super) retiring: watch::Receiver<BTreeSet<u32>>,
 }
 
@@ -79,8 +79,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
             let _ = job.reply.send(outcome);
         }
         self.pool.leave(self.slot.id);
-        if let Some((pid, _)) = &self.served {
-            self.gateway.processes.leave(*pid);
+        if let Some(member) = &self.served {
+            self.gateway.processes.leave(member.pid);
         }
         let (pool, module) = (self.pool.name(), self.module.as_str());
         match end {
@@ -142,7 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
         } else if self
             .served
             .as_ref()
-            .is_some_and(|(pid, _)| self.retiring.borrow().contains(pid))
+            .is_some_and(|member| self.retiring.borrow().contains(&member.group))
         {
             Some(GoodbyeReason::Drain)
         } else {

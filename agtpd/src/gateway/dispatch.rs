@@ -32,6 +32,8 @@ pub(crate) struct Call<'a> {
     pub(crate) idempotent: bool,
     /// When the handler's time is up (its timeout, capped by the request's TTL).
     pub(crate) deadline: Instant,
+    /// The frame's `request_id`: the exchange's `Response-ID`.
+    pub(crate) request_id: String,
     /// The request envelope; an empty `request_id` is filled with the frame's.
     pub(crate) envelope: RequestEnvelope,
     /// How the caller's identity was established.
@@ -112,11 +114,11 @@ impl Gateway {
         let Call {
             idempotent,
             deadline,
+            request_id,
             mut envelope,
             trust,
             ..
         } = call;
-        let request_id = format!("g-{:x}", self.next_request.fetch_add(1, Relaxed));
         if envelope.request_id.is_empty() {
             envelope.request_id.clone_from(&request_id);
         }
@@ -214,7 +216,7 @@ impl Gateway {
     }
 
     pub(super) fn next_connection_id(&self) -> u64 {
-        self.next_request.fetch_add(1, Relaxed)
+        self.next_connection.fetch_add(1, Relaxed)
     }
 }
 

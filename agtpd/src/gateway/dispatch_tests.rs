@@ -40,6 +40,7 @@ fn answering(id: u64, mut jobs: mpsc::Receiver<Job>) {
 fn call(idempotent: bool) -> Call<'static> {
     Call {
         pool: "default",
+        request_id: "resp-000000000001".to_owned(),
         idempotent,
         deadline: Instant::now() + Duration::from_secs(5),
         envelope: serde_json::from_value(serde_json::json!({"method": "BOOK", "path": "/x"}))

@@ -68,10 +68,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RuntimeConnection<S> {
             Served::Unsendable(message) => (Outcome::Unsendable(message), None),
             Served::Broken(written, end) => (Outcome::Broken { written, frame }, Some(end)),
         };
-        if let (Outcome::Answered(_) | Outcome::Failed(_), Some((_, served))) =
-            (&outcome, &self.served)
+        if let (Outcome::Answered(_) | Outcome::Failed(_), Some(member)) = (&outcome, &self.served)
         {
-            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            member
+                .n_served
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let _ = reply.send(outcome);
         end

@@ -121,7 +121,7 @@ where
         "runtime registered"
     );
     let (jobs_tx, jobs) = mpsc::channel(1);
-    let served = pid.map(|pid| (pid, gateway.processes.join(pid, pool.name())));
+    let served = pid.map(|pid| gateway.processes.join(pid, pool.name()));
     let retiring = gateway.processes.subscribe();
     let connection = RuntimeConnection {
         served,

@@ -18,6 +18,9 @@ use crate::endpoints::Endpoint;
 /// Response headers a handler may not set: hop-by-hop headers, and the ones the daemon
 /// owns (it writes them itself, or they describe the body it serialises).
 const NOT_FROM_HANDLERS: &[&str] = &[
+    "attribution-record",
+    "audit-id",
+    "cache-status",
     "connection",
     "content-length",
     "content-type",
@@ -33,6 +36,7 @@ const NOT_FROM_HANDLERS: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    "via",
 ];
 
 /// When the handler's time is up: its endpoint timeout, cut to what the request's `TTL`
@@ -139,6 +143,28 @@ pub(crate) fn reply(endpoint: &Endpoint, pool: &str, reply: Reply) -> Result<Res
     response.body = Bytes::from(serde_json::to_vec(&reply.body).unwrap_or_default());
     Ok(response)
 }
+
+/// The reply's `attribution_extra`, taken out of it: a JSON object of at most
+/// [`MAX_ATTRIBUTION_EXTRA`] bytes once serialised. Anything else is logged and dropped,
+/// so a handler cannot fill every audit record with megabytes or non-objects.
+pub(crate) fn attribution_extra(reply: &mut Reply, pool: &str) -> Option<Value> {
+    let extra = reply.attribution_extra.take()?;
+    let size = serde_json::to_vec(&extra).map_or(usize::MAX, |bytes| bytes.len());
+    if extra.is_object() && size <= MAX_ATTRIBUTION_EXTRA {
+        return Some(extra);
+    }
+    tracing::warn!(
+        pool,
+        size,
+        object = extra.is_object(),
+        max = MAX_ATTRIBUTION_EXTRA,
+        "handler attribution_extra dropped: it must be a JSON object of at most the maximum size"
+    );
+    None
+}
+
+/// The largest `attribution_extra` that reaches the audit record, in serialised bytes.
+pub(crate) const MAX_ATTRIBUTION_EXTRA: usize = 16 * 1024;
 
 /// A header name that is a token, not reserved, with a value of visible ASCII and spaces.
 fn passes(name: &str, value: &str) -> bool {

@@ -73,6 +73,7 @@ impl Slot {
             tokio::select! {
                 status = running.child.wait() => {
                     self.show(None, false);
+                    reap_group(pid);
                     self.gateway.processes.forget(pid);
                     if running.started.elapsed() >= SUSTAINED_UPTIME {
                         failures = 0;
@@ -180,6 +181,7 @@ impl Slot {
             tokio::select! {
                 status = child.wait() => {
                     self.show(None, false);
+                    reap_group(pid);
                     self.exited(pid, status, started, backoff(failures + 1));
                     return Started::Failed;
                 }
@@ -327,6 +329,7 @@ async fn retire(gateway: Arc<Gateway>, config: Arc<RuntimeConfig>, mut old: Runn
 async fn terminate(mut running: Running, config: &RuntimeConfig) {
     let (pool, pid) = (config.pool.as_str(), running.pid);
     if let Ok(Some(status)) = running.child.try_wait() {
+        reap_group(pid);
         tracing::info!(
             pool,
             pid,
@@ -344,11 +347,20 @@ async fn terminate(mut running: Running, config: &RuntimeConfig) {
             running.child.wait().await
         }
     };
+    reap_group(pid);
     let (code, signal) = match &status {
         Ok(status) => (status.code(), status.signal().map(signal_name)),
         Err(_) => (None, None),
     };
     tracing::info!(pool, pid, code, signal, "runtime stopped");
+}
+
+/// Once the process agtpd started (`leader`) has exited, SIGKILL whatever is left of its
+/// process group: the children of a launcher or the workers of a prefork master must not
+/// outlive the runtime they belong to. The group cannot have been reused: it exists for
+/// as long as any of its members does.
+fn reap_group(leader: u32) {
+    let _ = signal_group(leader, Signal::SIGKILL);
 }
 
 fn signal_group(pid: u32, signal: Signal) -> nix::Result<()> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A runtime for agtpd's gateway tests: Python 3 standard library only, JSON encoding.
 
-Usage: misbehaving.py MODE [--connections N] [--pool NAME] [--cached-hash HASH]
+Usage: misbehaving.py MODE [--connections N] [--workers N] [--pool NAME] [--cached-hash HASH]
 
 Connects to $AGTP_GATEWAY_SOCKET (a Unix socket path, or tcp:HOST:PORT), registers, and
 serves requests. How it answers is MODE, or the request's `mode` input when present:
@@ -27,7 +27,9 @@ Startup modes (the first connection of the process only, then as `ok`):
   deaf              never answer the daemon's pings (every connection)
   reject            answer register_ack ok:false and exit with status 2
 
-Every connection reconnects 50 ms after it closes. Events are appended as JSON lines to
+With `--workers N` the process is a prefork master: it forks N workers, each serving
+`--connections` connections, and waits for them. Every connection reconnects 50 ms after
+it closes. Events are appended as JSON lines to
 $RUNTIME_LOG when set.
 """
 
@@ -85,7 +87,7 @@ def receive(sock):
 
 def ok_response(request, conn, status=200):
     envelope = request["envelope"]
-    return {
+    reply = {
         "type": "response",
         "request_id": request["request_id"],
         "envelope": {
@@ -95,10 +97,18 @@ def ok_response(request, conn, status=200):
                 "Server-ID": "spoofed",
                 "Connection": "close",
                 "X-Injected": "a\r\nEvil: 1",
+                "Audit-ID": "forged",
+                "Attribution-Record": "forged",
+                "Cache-Status": "forged",
+                "Via": "forged",
             },
             "body": {"echoed": envelope["input"], "pid": os.getpid(), "conn": conn},
         },
     }
+    # An `extra` input comes back as the reply's attribution_extra.
+    if "extra" in envelope["input"]:
+        reply["envelope"]["attribution_extra"] = envelope["input"]["extra"]
+    return reply
 
 
 def answer(sock, request, mode, conn):
@@ -181,7 +191,7 @@ def serve(sock, mode, conn, args):
             if mode != "deaf":
                 send(sock, {"type": "pong", "nonce": frame["nonce"]})
         elif kind == "request":
-            log("request", conn=conn, deadline_ms=frame.get("deadline_ms"),
+            log("request", conn=conn, request_id=frame["request_id"], deadline_ms=frame.get("deadline_ms"),
                 envelope=frame["envelope"], trust=frame.get("trust"))
             request_mode = frame["envelope"]["input"].get("mode", mode)
             if request_mode in ("stray-ping", "idle-response", "deaf"):
@@ -210,12 +220,30 @@ def main(argv):
     while rest:
         args[rest[0].lstrip("-")] = rest[1]
         rest = rest[2:]
+    workers = int(args.get("workers", "0"))
+    if workers:
+        prefork(workers)
     threads = [threading.Thread(target=worker, args=(mode, conn, args), daemon=True)
                for conn in range(int(args.get("connections", "1")))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def prefork(workers):
+    """A prefork master: returns in each of `workers` children, which serve; the master
+    itself never connects, and exits once every child has exited."""
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            return
+        children.append(pid)
+    log("prefork", master=os.getpid(), workers=children)
+    for _ in children:
+        os.wait()
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,10 @@ description = "The status ok answers."
 name = "data"
 type = "string"
 description = "What sign signs."
+[[endpoint.input.optional]]
+name = "extra"
+type = "object"
+description = "What ok answers as its attribution_extra."
 [[endpoint.output]]
 name = "echoed"
 type = "object"
