@@ -47,7 +47,7 @@ trap cleanup EXIT
 step "docker: assemble the root filesystem"
 target=$(cargo metadata --no-deps --format-version 1 |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-cargo build --release --locked -p agtpd --bins
+cargo build --release --locked -p agtpd -p agtp --bins
 # The build stage's files, by the script its RUN line calls.
 packaging/docker/rootfs.sh "$target/release" "$work/build$BUILD_OUT"
 # What the base image ($BASE) provides, as far as agtpd needs it: the distroless

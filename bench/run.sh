@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-cargo build --release --locked -q -p agtpd -p booking-rust
+cargo build --release --locked -q -p agtpd -p agtp -p booking-rust
 bin=target/release
 work=$(mktemp -d)
 pids=()

@@ -26,3 +26,33 @@ impl Default for Limits {
         }
     }
 }
+
+/// A [`Limits`] value the parser cannot work with: the key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}`: {message}")]
+pub struct LimitsError {
+    /// The offending key, dotted (`limits.max_request_line`).
+    pub key: &'static str,
+    /// What is wrong with it.
+    pub message: &'static str,
+}
+
+impl Limits {
+    /// Checks that the limits admit at least a minimal request and fit in memory.
+    pub fn check(&self) -> Result<(), LimitsError> {
+        let refuse = |key, message| Err(LimitsError { key, message });
+        if self.max_request_line < 16 {
+            return refuse("limits.max_request_line", "must be at least 16 bytes");
+        }
+        if self.max_header_bytes < 2 || self.max_headers == 0 {
+            return refuse(
+                "limits",
+                "max_header_bytes and max_headers must allow one header",
+            );
+        }
+        if usize::try_from(self.max_body).is_err() {
+            return refuse("limits.max_body", "does not fit in memory on this platform");
+        }
+        Ok(())
+    }
+}

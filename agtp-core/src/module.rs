@@ -179,6 +179,22 @@ pub struct BuildContext {
     pub signer: Option<Arc<dyn Signer>>,
 }
 
+impl BuildContext {
+    /// What [`ModuleFactory::check`] is told about this daemon.
+    pub fn check_context(&self) -> CheckContext {
+        CheckContext {
+            signing: self.signer.is_some(),
+        }
+    }
+}
+
+/// What a module's configuration check may rely on, known before anything is built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckContext {
+    /// Whether the daemon has a signing key (`[signing] key_file`).
+    pub signing: bool,
+}
+
 /// An operational module. Every hook has a no-op default.
 #[async_trait]
 pub trait Module: Send + Sync + 'static {
@@ -235,30 +251,28 @@ pub struct ModuleMetric {
     pub value: u64,
 }
 
-/// Builds a module from its `[modules.NAME]` table. Listed in agtpd's module table.
+/// Builds a module from its `[modules.NAME]` table. Listed in agtpd's module table; the
+/// daemon learns everything about a module through this trait.
 pub trait ModuleFactory: Send + Sync + 'static {
     /// The name `--load-module` selects it by.
     fn name(&self) -> &'static str;
-    /// Builds the module. `config` is the module's table (an empty object when absent);
-    /// unknown keys must be refused.
+    /// Checks the module's table (an empty object when absent) with no side effects:
+    /// nothing is opened or started, as `--check-config` promises. Unknown keys must be
+    /// refused. [`ModuleFactory::build`] accepts exactly what this accepts.
+    fn check(&self, config: &Value, cx: &CheckContext) -> Result<(), ModuleError>;
+    /// The endpoint handler types (`[endpoint.handler] type`) the module serves in
+    /// `on_request`. The default: none.
+    fn handler_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Checks an endpoint's handler table (without `type`) of one of
+    /// [`ModuleFactory::handler_kinds`]. The default accepts it.
+    fn check_handler(&self, _kind: &str, _table: &Value) -> Result<(), ModuleError> {
+        Ok(())
+    }
+    /// Builds the module, which may open its files here.
     fn build(&self, config: &Value, cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError>;
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn extensions_hold_one_value_per_type() {
-        #[derive(Debug, PartialEq)]
-        struct Key(u32);
-        let mut ext = Extensions::default();
-        ext.insert(Key(1));
-        ext.insert(Key(2));
-        ext.insert("text");
-        assert_eq!(ext.get::<Key>(), Some(&Key(2)));
-        assert_eq!(ext.remove::<Key>(), Some(Key(2)));
-        assert_eq!(ext.get::<Key>(), None);
-        assert_eq!(ext.get::<&str>(), Some(&"text"));
-    }
-}
+mod tests;

@@ -9,12 +9,11 @@
 //! It runs on its own tasks, outside the AGTP connection limit and the runtime pools, so a
 //! probe is answered even when every runtime is busy. It has no authentication: config
 //! validation keeps it on loopback unless `admin.allow_off_loopback` says otherwise.
-//! This file holds `[admin]` ([`AdminConfig`]) and its validation, the server and the
-//! routing; `status.rs` the readiness check and the `/status` document; `client.rs` the
-//! other side: `agtpd health` and `agtpd status`.
+//! This file holds the server and the routing; `config.rs` `[admin]` and its validation;
+//! `status.rs` the readiness check and the `/status` document; `client.rs` the other
+//! side: `agtpd health` and `agtpd status`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,14 +24,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::config::{invalid, ConfigError};
-use crate::Daemon;
+use crate::server::Daemon;
 
 pub mod client;
+pub mod config;
 mod status;
 
 /// The `/metrics` content type.
@@ -43,64 +41,6 @@ const MAX_CONNECTIONS: usize = 64;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest an admin connection may stay open, keep-alive included.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
-
-/// `[admin]`: a plain-HTTP listener answering `/healthz`, `/readyz`, `/metrics` and
-/// `/status`, and the slow-request log.
-///
-/// ```toml
-/// [admin]
-/// listen = "127.0.0.1:4481"
-/// slow_request = "1s"
-/// ```
-/// The admin listener has no authentication, so a non-loopback address needs
-/// `allow_off_loopback = true`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// Where the admin listener binds; absent or empty: no admin listener.
-    #[serde(deserialize_with = "optional_address")]
-    pub listen: Option<SocketAddr>,
-    /// Admit a non-loopback `listen` address.
-    pub allow_off_loopback: bool,
-    /// Requests taking longer are logged at WARN with their timing breakdown; absent: off.
-    #[serde(with = "humantime_serde")]
-    pub slow_request: Option<Duration>,
-}
-
-/// An address, or nothing for an absent or empty value (`AGTPD_ADMIN__LISTEN=`).
-fn optional_address<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<SocketAddr>, D::Error> {
-    match Option::<String>::deserialize(deserializer)? {
-        Some(text) if !text.trim().is_empty() => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}"))),
-        _ => Ok(None),
-    }
-}
-
-/// Checks `[admin]`: a non-loopback address needs `allow_off_loopback`.
-pub(crate) fn validate(admin: &AdminConfig) -> Result<(), ConfigError> {
-    if admin.slow_request.is_some_and(|d| d.is_zero()) {
-        return Err(invalid(
-            "admin.slow_request",
-            "must be greater than zero; leave it out to turn the slow-request log off",
-        ));
-    }
-    match admin.listen {
-        Some(addr) if !addr.ip().is_loopback() && !admin.allow_off_loopback => Err(invalid(
-            "admin.listen",
-            format!(
-                "{addr} is not a loopback address and the admin listener has no \
-                 authentication; bind it to 127.0.0.1 or ::1, or set \
-                 admin.allow_off_loopback = true"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// Serves the admin endpoints on `listener` for as long as the future is polled.
 pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {

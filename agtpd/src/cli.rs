@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
+
+use crate::logging::LogFormat;
 
 /// agtpd: the AGTP/1.0 daemon.
 ///
@@ -84,7 +86,7 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Play the daemon against a runtime command and report whether it follows the
     /// gateway protocol (`agtpd conformance -- python3 runtime.py`).
-    Conformance(crate::conformance::ConformanceArgs),
+    Conformance(runtime_conformance::ConformanceArgs),
     /// Work with the audit log `mod-audit` writes.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -97,7 +99,7 @@ pub enum Command {
     /// Internal: how agtpd starts a supervised runtime (parent-death signal, then exec).
     #[command(name = "__runtime-shim", hide = true)]
     RuntimeShim(ShimArgs),
-    /// Internal: write the man pages of `agtpd` and `agtp` (used to build the package).
+    /// Internal: write the man pages of `agtpd` (used to build the package).
     #[command(name = "__man-pages", hide = true)]
     ManPages(ManPagesArgs),
 }
@@ -171,7 +173,7 @@ pub struct StatusArgs {
 /// `agtpd __man-pages DIR` (internal).
 #[derive(Debug, Clone, Args)]
 pub struct ManPagesArgs {
-    /// Existing directory to write `agtpd.1`, `agtp.1` and one page per subcommand into.
+    /// Existing directory to write `agtpd.1` and one page per subcommand into.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -185,21 +187,10 @@ pub struct KeygenArgs {
     pub out: PathBuf,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One readable line per event.
-    #[default]
-    Human,
-    /// One JSON object per event.
-    Json,
-}
-
 impl Cli {
     /// The flags that override configuration keys, as a config fragment. Absent flags are
     /// left out so they do not mask lower layers.
-    pub(crate) fn overrides(&self) -> Overrides {
+    pub fn overrides(&self) -> Overrides {
         Overrides {
             listen: (!self.listen.is_empty()).then(|| self.listen.clone()),
             log_format: self.log_format,
@@ -216,8 +207,8 @@ impl Cli {
 }
 
 /// The config keys a flag can set.
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct Overrides {
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<Vec<SocketAddr>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -237,13 +228,13 @@ pub(crate) struct Overrides {
 }
 
 /// `--admin-listen` replaces `[admin] listen` and leaves the rest of the table alone.
-#[derive(Debug, Serialize)]
-pub(crate) struct AdminOverride {
+#[derive(Debug, Clone, Serialize)]
+struct AdminOverride {
     listen: SocketAddr,
 }
 
 /// `--load-module` replaces `[modules] load` and leaves the module tables alone.
-#[derive(Debug, Serialize)]
-pub(crate) struct ModulesOverride {
+#[derive(Debug, Clone, Serialize)]
+struct ModulesOverride {
     load: Vec<String>,
 }

@@ -4,29 +4,44 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{AuditCommand, Cli, Command, KeygenArgs, ManPagesArgs};
-use crate::{config, Daemon, ExitStatus};
+use crate::cli::{AuditCommand, Cli, Command, KeygenArgs, ManPagesArgs, Overrides};
+use crate::config::Source;
+use crate::exit::ExitStatus;
+use crate::server::Daemon;
 
 /// Runs `command` and returns the process exit code.
 pub fn run(command: Command) -> ExitCode {
     match command {
-        Command::Keygen(args) => ExitCode::from(keygen(&args) as u8),
-        Command::RuntimeShim(args) => ExitCode::from(crate::runtime_shim(&args) as u8),
-        Command::ManPages(args) => ExitCode::from(man_pages(&args) as u8),
+        Command::Keygen(args) => exit(keygen(&args)),
+        Command::RuntimeShim(args) => exit(crate::supervisor::runtime_shim(&args)),
+        Command::ManPages(args) => exit(man_pages(&args)),
         Command::Audit(AuditCommand::Verify(args)) => {
-            ExitCode::from(crate::audit_verify::audit_verify(&args) as u8)
+            ExitCode::from(crate::modules::audit_verify(&args))
         }
-        Command::Health(target) => ExitCode::from(crate::admin::client::health(&target) as u8),
-        Command::Status(args) => ExitCode::from(crate::admin::client::status(&args) as u8),
+        Command::Health(target) => exit(crate::admin::client::health(&target)),
+        Command::Status(args) => exit(crate::admin::client::status(&args)),
         Command::Conformance(args) => match tokio::runtime::Runtime::new() {
             Ok(runtime) => ExitCode::from(
-                u8::try_from(runtime.block_on(crate::conformance::run(args))).unwrap_or(1),
+                u8::try_from(runtime.block_on(runtime_conformance::run(args))).unwrap_or(1),
             ),
             Err(error) => {
                 eprintln!("agtpd conformance: cannot start the async runtime: {error}");
-                ExitCode::from(ExitStatus::Software as u8)
+                exit(ExitStatus::Software)
             }
         },
+    }
+}
+
+fn exit(status: ExitStatus) -> ExitCode {
+    ExitCode::from(status as u8)
+}
+
+/// Where the configuration comes from: the file, the environment, and the flags.
+pub fn source(cli: &Cli) -> Source<Overrides> {
+    Source {
+        file: cli.config.clone(),
+        flags: cli.overrides(),
+        insecure: cli.insecure,
     }
 }
 
@@ -48,7 +63,7 @@ pub fn preflight(cli: &Cli) -> Option<ExitStatus> {
 /// `--check-config`: the configuration, the files it names and every module's table,
 /// without opening any module file or socket.
 pub fn check_config(cli: &Cli) -> ExitStatus {
-    match config::load(cli).and_then(|c| Daemon::check(&c)) {
+    match crate::config::load(&source(cli)).and_then(|c| Daemon::check(&c)) {
         Ok(()) => {
             println!("agtpd: configuration ok");
             ExitStatus::Clean
@@ -62,7 +77,7 @@ pub fn check_config(cli: &Cli) -> ExitStatus {
 
 /// `agtpd keygen`: writes a new Ed25519 key pair and prints where, with its key id.
 fn keygen(args: &KeygenArgs) -> ExitStatus {
-    match crate::gateway::keygen(&args.out) {
+    match crate::signing::keygen(&args.out) {
         Ok(key) => {
             println!("private key: {}", key.private_key.display());
             println!("public key:  {}", key.public_key.display());
@@ -76,19 +91,18 @@ fn keygen(args: &KeygenArgs) -> ExitStatus {
     }
 }
 
-/// `agtpd __man-pages DIR`: one page per command and visible subcommand of `agtpd` and
-/// `agtp`, rendered from the same clap definitions as `--help`.
+/// `agtpd __man-pages DIR`: one page for `agtpd` and one per visible subcommand,
+/// rendered from the same clap definitions as `--help`.
 fn man_pages(args: &ManPagesArgs) -> ExitStatus {
     use clap::CommandFactory;
-    for command in [Cli::command(), crate::agtp::command()] {
-        let name = command.get_name().to_owned();
-        if let Err(error) = clap_mangen::generate_to(command, &args.dir) {
+    match clap_mangen::generate_to(Cli::command(), &args.dir) {
+        Ok(()) => ExitStatus::Clean,
+        Err(error) => {
             eprintln!(
-                "agtpd __man-pages: {name}: cannot write into {}: {error}",
+                "agtpd __man-pages: cannot write into {}: {error}",
                 args.dir.display()
             );
-            return ExitStatus::CantCreate;
+            ExitStatus::CantCreate
         }
     }
-    ExitStatus::Clean
 }

@@ -37,12 +37,12 @@ use agtp_core::module::Cx;
 use agtp_core::{AgtpError, Request, Response, Status};
 
 use crate::access::Trace;
-use crate::agents::Agent;
-use crate::endpoints::Route;
 use crate::handler::{self, Ways};
-use crate::path_grammar::validate_path;
 use crate::settings::Settings;
-use crate::site::Site;
+use agtp_site::agents::{self, Agent};
+use agtp_site::endpoints::Route;
+use agtp_site::path_grammar::validate_path;
+use agtp_site::site::Site;
 
 /// Answers one request that passed the wire layer, filling `cx` with what the gates
 /// learnt (agent, endpoint, input) for the modules.
@@ -135,17 +135,16 @@ const LIFECYCLE_EXEMPT: &[&str] = &["DESCRIBE", "DISCOVER"];
 
 /// Steps 7 to 9 for a resolved agent.
 fn agent_gates(agent: &Agent, method: &str, request: &Request) -> Result<(), AgtpError> {
-    if let Some(error) = agent
-        .lifecycle_error()
-        .filter(|_| !LIFECYCLE_EXEMPT.contains(&method))
+    if let Some(error) =
+        agents::lifecycle_error(agent).filter(|_| !LIFECYCLE_EXEMPT.contains(&method))
     {
         return Err(error);
     }
-    if let Some(error) = agent.method_error(method) {
+    if let Some(error) = agents::method_error(agent, method) {
         return Err(error);
     }
     match request.headers.get("Authority-Scope") {
-        Some(claim) => agent.scope_error(claim).map_or(Ok(()), Err),
+        Some(claim) => agents::scope_error(agent, claim).map_or(Ok(()), Err),
         None => Ok(()),
     }
 }
@@ -229,7 +228,7 @@ async fn route(
         }),
         ("DISCOVER", false, Some("/methods")) => Ok(site.methods()),
         ("DESCRIBE", true, _) => match agent {
-            Some(agent) => Ok(agent.describe(request.headers.get("Accept"))),
+            Some(agent) => Ok(agents::describe(agent, request.headers.get("Accept"))),
             None => Err(AgtpError::new(
                 Status::BAD_REQUEST,
                 "missing-agent-id",

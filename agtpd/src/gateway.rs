@@ -7,13 +7,16 @@
 //! - `handshake.rs`: hello → welcome → register / register_resume → register_ack;
 //! - `connection.rs`: one task per registered connection, owning its socket, and
 //!   `exchange.rs`: one request in flight on it;
-//! - `pool.rs`: idle connections, the bounded wait queue, counters ([`PoolSnapshot`]);
+//! - `pool.rs`: idle connections, the bounded queue of jobs (a call waiting for a
+//!   connection, and how it ended), counters ([`PoolSnapshot`]);
 //! - `processes.rs`: connections by runtime pid (`SO_PEERCRED`), requests per process,
 //!   and retiring a process (goodbye once idle) for the supervisor;
 //! - `dispatch.rs`: one call from the gates to a connection and back, with retry rules;
-//! - `manifest.rs`: each pool's `register` frame from the endpoint table;
 //! - `translate.rs`: AGTP request → request frame, and runtime answer → AGTP response;
-//! - `signing.rs`: the Ed25519 key behind `sign_request`, and `agtpd keygen`.
+//! - `config.rs`: `[gateway]`.
+//!
+//! Each pool's `register` frame comes from `agtp_site::register`; the key behind
+//! `sign_request` is the daemon's (`crate::signing`).
 //!
 //! Pools come from the endpoint table (`[endpoint.handler] runtime`, default `default`);
 //! a runtime names its pool in `hello.module.pool`. A reload that changes a pool's
@@ -30,32 +33,30 @@ use runtime_protocol::DaemonInfo;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, ConfigError, GatewayConfig};
-use crate::site::Site;
+use agtp_site::register::pool_registrations;
+use agtp_site::site::Site;
+use runtime_protocol::Register;
 
+use self::config::GatewayConfig;
+use crate::signing::Signer;
+
+pub mod config;
 mod connection;
 mod dispatch;
 mod exchange;
 mod handshake;
 mod listener;
-mod manifest;
 mod pool;
 mod processes;
-mod signing;
 mod translate;
 
-#[cfg(test)]
-mod dispatch_tests;
-
 pub(crate) use dispatch::{Call, CallTiming, GatewayError};
-pub(crate) use listener::resolve_group;
 pub use listener::{BindError, GatewayListener};
 use pool::Pool;
 pub use pool::PoolSnapshot;
 pub(crate) use pool::PoolTimings;
 pub use processes::ProcessSnapshot;
 pub(crate) use processes::Processes;
-pub use signing::{keygen, GeneratedKey, KeygenError, Signer, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE};
 pub(crate) use translate::{attribution_extra, deadline, envelope, refusal, reply, trust};
 
 /// How long connections may take to finish after the goodbye on shutdown.
@@ -90,7 +91,7 @@ pub(crate) struct RuntimeSettings {
 /// A reload's gateway part, prepared (files read, hashes computed) before anything changes.
 pub(crate) struct Prepared {
     settings: Arc<RuntimeSettings>,
-    manifests: std::collections::BTreeMap<String, runtime_protocol::Register>,
+    manifests: std::collections::BTreeMap<String, Register>,
 }
 
 impl Gateway {
@@ -98,7 +99,7 @@ impl Gateway {
     pub(crate) fn new() -> Gateway {
         let settings = Arc::new(RuntimeSettings {
             config: GatewayConfig::default(),
-            daemon: handshake::daemon_info("agtpd", ""),
+            daemon: daemon_info("agtpd", ""),
             signer: None,
         });
         Gateway {
@@ -115,17 +116,23 @@ impl Gateway {
         }
     }
 
-    /// Everything a reload changes, computed without changing anything.
-    pub(crate) fn prepare(config: &Config, site: &Site) -> Result<Prepared, ConfigError> {
-        let signer = Signer::load(&config.signing)?.map(Arc::new);
-        Ok(Prepared {
+    /// Everything a reload changes, computed without changing anything: `[gateway]`,
+    /// the `Server-ID` and signing key the welcome and `sign_request` use, and each
+    /// pool's registration from `site`.
+    pub(crate) fn prepare(
+        config: &GatewayConfig,
+        server_id: &str,
+        signer: Option<Arc<Signer>>,
+        site: &Site,
+    ) -> Prepared {
+        Prepared {
             settings: Arc::new(RuntimeSettings {
-                config: config.gateway.clone(),
-                daemon: handshake::daemon_info(&config.server_id, site.catalog.version()),
+                config: config.clone(),
+                daemon: daemon_info(server_id, site.catalog.version()),
                 signer,
             }),
-            manifests: manifest::pool_manifests(&site.endpoints),
-        })
+            manifests: pool_registrations(&site.endpoints),
+        }
     }
 
     /// Applies a prepared reload: new connections use the new settings; pools whose
@@ -138,7 +145,7 @@ impl Gateway {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.settings = settings;
         for (name, pool) in &state.pools {
-            let register = manifests.remove(name).unwrap_or_else(manifest::empty);
+            let register = manifests.remove(name).unwrap_or_else(empty);
             if pool.set_manifest(register) {
                 tracing::info!(
                     pool = name,
@@ -169,7 +176,7 @@ impl Gateway {
         state
             .pools
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Pool::new(name, manifest::empty())))
+            .or_insert_with(|| Arc::new(Pool::new(name, empty())))
             .clone()
     }
 
@@ -241,4 +248,18 @@ impl Gateway {
             self.tasks.wait().await;
         }
     }
+}
+
+/// The welcome's daemon block.
+fn daemon_info(server_id: &str, catalog_version: &str) -> DaemonInfo {
+    DaemonInfo {
+        version: concat!("agtpd ", env!("CARGO_PKG_VERSION")).to_owned(),
+        server_id: server_id.to_owned(),
+        catalog_version: Some(catalog_version.to_owned()),
+    }
+}
+
+/// The registration of a pool no endpoint names.
+fn empty() -> Register {
+    Register::new(Vec::new(), serde_json::Map::new())
 }

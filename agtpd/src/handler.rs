@@ -11,11 +11,11 @@ use agtp_core::{AgtpError, Request, Response, Status};
 use tokio::time::Instant;
 
 use crate::access::Trace;
-use crate::agents::Agent;
-use crate::endpoints::{Endpoint, HandlerBinding};
 use crate::gateway::{self, Gateway};
 use crate::pipeline::Pipeline;
-use crate::site::Site;
+use agtp_site::agents::Agent;
+use agtp_site::endpoints::{Endpoint, HandlerBinding};
+use agtp_site::site::Site;
 
 /// What a request can be answered by.
 pub(crate) struct Ways<'s> {
@@ -37,7 +37,7 @@ pub(crate) async fn invoke(
     // The request's TTL counts from here: it was read in full just before the gates.
     let arrival = Instant::now();
     let held: Vec<String> = match request.headers.get("Authority-Scope") {
-        Some(claim) => crate::agents::claimed_scopes(claim)
+        Some(claim) => agtp_site::agents::claimed_scopes(claim)
             .into_iter()
             .map(str::to_owned)
             .collect(),

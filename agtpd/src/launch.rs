@@ -5,42 +5,18 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::Cli;
-use crate::config::{self, Config};
+use crate::cli::Overrides;
+use crate::config::{self, Config, Source};
+use crate::exit::ExitStatus;
 use crate::gateway::{BindError, GatewayListener};
+use crate::server::Daemon;
 use crate::supervisor::notify;
-use crate::Daemon;
-
-/// How the process ends, as a sysexits-style code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Served and stopped cleanly (0).
-    Clean = 0,
-    /// Bad flags (64, EX_USAGE).
-    Usage = 64,
-    /// Internal failure such as a signal handler that could not be installed (70).
-    Software = 70,
-    /// A listener could not be bound (71, EX_OSERR).
-    Bind = 71,
-    /// A log failed verification (65, EX_DATAERR).
-    DataErr = 65,
-    /// An input file (a log, a key) could not be read (66, EX_NOINPUT).
-    NoInput = 66,
-    /// `agtpd __runtime-shim` could not execute the runtime command (127, as a shell).
-    NotRunnable = 127,
-    /// An output file could not be created (73, EX_CANTCREAT).
-    CantCreate = 73,
-    /// The configuration was refused (78, EX_CONFIG); also `agtpd health` without an
-    /// admin address.
-    Config = 78,
-    /// `agtpd health`: not ready, or nothing answered (1, as Docker's HEALTHCHECK expects).
-    Unhealthy = 1,
-}
 
 /// Binds `config.listen` and, when endpoints need runtimes, the gateway socket for `daemon`
 /// (built from `config`), serves until SIGTERM or SIGINT, then drains. SIGHUP reloads the
-/// configuration from the same sources; a refused reload keeps the running one.
-pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
+/// configuration from `source`, where `config` came from; a refused reload keeps the
+/// running one.
+pub async fn launch(source: Source<Overrides>, config: Config, daemon: Daemon) -> ExitStatus {
     let daemon = Arc::new(daemon);
     if let Ok(agtpd) = std::env::current_exe() {
         daemon.supervisor().use_shim(agtpd);
@@ -110,14 +86,13 @@ pub async fn launch(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reopening module files, reloading the configuration");
             reloader.reopen_modules();
-            match config::load(&cli).and_then(|new| reloader.reload(&new)) {
+            match config::load(&source).and_then(|new| reloader.reload(&new)) {
                 Ok(()) => reloader.count_reload(true),
                 Err(error) => {
                     reloader.count_reload(false);
                     tracing::error!(%error, "reload refused; the running configuration stays")
                 }
             }
-            reloader.restart_runtimes();
         }
     });
     let shutdown = async {
@@ -157,9 +132,9 @@ async fn bind_gateway(config: &Config, daemon: &Daemon) -> Result<Vec<GatewayLis
 }
 
 /// [`launch`] on a new multi-threaded tokio runtime, for the binary's `main`.
-pub fn serve_blocking(cli: Cli, config: Config, daemon: Daemon) -> ExitStatus {
+pub fn serve_blocking(source: Source<Overrides>, config: Config, daemon: Daemon) -> ExitStatus {
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(launch(cli, config, daemon)),
+        Ok(runtime) => runtime.block_on(launch(source, config, daemon)),
         Err(error) => {
             eprintln!("agtpd: cannot start the async runtime: {error}");
             ExitStatus::Software

@@ -1,62 +1,51 @@
-//! `agtpd`: the AGTP/1.0 daemon, as a library the thin binaries launch.
+//! `agtpd`: the AGTP/1.0 daemon, as a library the thin `agtpd` binary launches.
 //!
-//! Layout:
-//! - [`cli`] and [`config`]: flags and layered configuration (no side effects);
-//! - `server`: accept loops, connection limit, reload and drain ([`Daemon`]);
-//! - `connection`: one client connection, its deadlines and pipelining;
-//! - [`catalog`] and [`path_grammar`]: the verb catalog (459) and path rules (460);
-//! - [`agents`] and [`endpoints`]: hosted agent documents and endpoint files;
-//! - `policy`: `[policies]` compiled against the catalog;
-//! - `site`: catalog, agents, endpoints and policy loaded together (one reload unit);
-//! - `gates`: the ordered gates every request passes, and routing;
-//! - `handler`: step 12 (the endpoint's scopes, input, modules and handler), and the
-//!   modules' turn at a request that routed nowhere;
-//! - `manifest`: the Server Manifest, endpoint list and agent index;
-//! - `settings`: the reloadable settings a connection uses, and response stamping;
-//! - [`gateway`]: the runtime gateway (pools of runtime connections over a Unix socket),
-//!   the signing key and `agtpd keygen`;
+//! Layout (ARCHITECTURE.md has the codemap):
+//! - [`cli`] and [`config`]: flags and the layered configuration, which lists the
+//!   sections each subsystem owns ([`tls`], [`timeouts`], [`signing`], [`logging`],
+//!   [`gateway::config`], [`supervisor::config`], [`admin::config`], [`modules`]);
+//!   `error` is [`ConfigError`], `restart` the restart-only keys of a reload;
+//! - `server`: [`Daemon`], the composition root: accept loops, connection limit, reload,
+//!   drain; `connection`: one client connection; `settings`: what a reload swaps;
+//! - `gates` and `handler`: the ordered gates, routing, and step 12 around a handler,
+//!   over the site model of the `agtp-site` crate;
+//! - [`gateway`]: the runtime gateway (pools of runtime connections over a Unix socket);
 //! - [`supervisor`]: the process manager for `[[runtime]]` pools, and the runtime shim;
-//! - `tls`: rustls, TLS 1.3 only;
 //! - [`modules`]: the only file that names the compiled-in operational modules;
-//! - `pipeline`: runs the loaded modules' phases around each exchange;
-//! - [`launch`]: binds the listeners and wires the signals;
-//! - [`admin`]: the admin listener (`/healthz`, `/readyz`, `/metrics`, `/status`) and
-//!   its client side, `agtpd health` and `agtpd status`; `metrics`: what `/metrics` says;
-//! - [`commands`]: what `agtpd` runs instead of serving (`keygen`, `conformance`,
-//!   `audit verify` in `audit_verify`, `--list-modules`, `--check-config`).
+//!   `pipeline`: runs their phases around each exchange;
+//! - `access`, `metrics` and [`admin`]: the access log, `/metrics`, the admin listener
+//!   and its client side (`agtpd health`, `agtpd status`);
+//! - [`launch`]: binds the listeners and wires the signals; [`commands`]: what `agtpd`
+//!   runs instead of serving; [`ExitStatus`]: what its exit codes mean.
 //!
-//! Dependency rule: agtpd depends on `agtp-core` (and, for the gateway, on
-//! `runtime-protocol`; `modules` alone on the `mod-*` crates); nothing in the workspace depends on agtpd.
+//! Dependency rule: agtpd depends on `agtp-core`, `agtp-site`, `runtime-protocol` and
+//! `runtime-conformance` (for `agtpd conformance`); `modules` alone names the `mod-*`
+//! crates; nothing in the workspace depends on agtpd but test harnesses.
 
 mod access;
 pub mod admin;
-pub mod agents;
-pub mod agtp;
-mod audit_verify;
-pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod conformance;
 mod connection;
-pub mod endpoints;
+mod error;
+mod exit;
 mod gates;
 pub mod gateway;
 mod handler;
-mod launch;
-mod manifest;
+pub mod launch;
+pub mod logging;
 mod metrics;
 pub mod modules;
-pub mod path_grammar;
 mod pipeline;
-mod policy;
+mod restart;
 mod server;
 mod settings;
-mod site;
+pub mod signing;
 pub mod supervisor;
-mod text;
-mod tls;
+pub mod timeouts;
+pub mod tls;
 
-pub use launch::{launch, serve_blocking, ExitStatus};
+pub use error::ConfigError;
+pub use exit::ExitStatus;
 pub use server::Daemon;
-pub use supervisor::runtime_shim;

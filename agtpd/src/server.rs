@@ -15,13 +15,15 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::connection::Connection;
-use crate::gateway::{Gateway, GatewayListener};
+use crate::error::ConfigError;
+use crate::gateway::{Gateway, GatewayListener, Prepared};
 use crate::metrics::{Metrics, Scrape};
 use crate::pipeline::Pipeline;
 use crate::settings::Settings;
-use crate::supervisor::{self, Supervisor};
+use crate::signing::Signer;
+use crate::supervisor::Supervisor;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
 pub struct Daemon {
@@ -48,8 +50,7 @@ impl Daemon {
     }
 
     /// Like [`Daemon::new`], with exactly `modules` as the pipeline (in load order)
-    /// instead of the ones `config` selects. For tests that insert their own modules;
-    /// [`crate::modules::build`] gives the configured ones.
+    /// instead of the ones `config` selects. For tests that insert their own modules.
     #[doc(hidden)]
     pub fn with_modules(
         config: &Config,
@@ -63,7 +64,7 @@ impl Daemon {
     pub fn check(config: &Config) -> Result<(), ConfigError> {
         let gateway = Arc::new(Gateway::new());
         let settings = Settings::new(config, gateway, Arc::default(), Arc::default())?;
-        Gateway::prepare(config, &settings.site).map(drop)
+        prepare_gateway(config, &settings).map(drop)
     }
 
     fn assemble(
@@ -73,11 +74,11 @@ impl Daemon {
         let gateway = Arc::new(Gateway::new());
         let metrics = Arc::new(Metrics::default());
         let mut settings = Settings::new(config, gateway.clone(), Arc::default(), metrics.clone())?;
-        let prepared = Gateway::prepare(config, &settings.site)?;
+        let prepared = prepare_gateway(config, &settings)?;
         // Last: modules may open files, so only once everything else loaded.
         let modules = match modules {
             Some(modules) => modules,
-            None => crate::modules::build(config)?,
+            None => config.modules.build(&config.server_id, &config.signing)?,
         };
         let pipeline = Arc::new(Pipeline::new(modules));
         settings.pipeline = pipeline.clone();
@@ -154,13 +155,6 @@ impl Daemon {
         &self.supervisor
     }
 
-    /// SIGHUP's rolling restart of the supervised runtimes, with the `[[runtime]]`
-    /// sections of the running (possibly just reloaded) configuration.
-    pub fn restart_runtimes(&self) {
-        let config = self.config.lock().unwrap_or_else(PoisonError::into_inner);
-        self.supervisor.restart_all(&config.runtime);
-    }
-
     /// The runtime gateway: its pools and their counters.
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
@@ -172,95 +166,30 @@ impl Daemon {
         self.settings.borrow().site.endpoints.needs_runtimes()
     }
 
-    /// Applies what can change without a restart (server id, limits, timeouts, TLS
-    /// certificate) and logs each change; warns about changes that need a restart.
-    /// New connections use the new settings; open ones keep theirs.
+    /// Applies `new` except its restart-only keys, which keep their running values (each
+    /// section names its own: [`Config::pin`]), and logs what changed: each restart-only
+    /// key at WARN, each reloaded one at INFO. New connections use the new settings; open
+    /// ones keep theirs. Supervised pools whose `[[runtime]]` changed are replaced by a
+    /// rolling restart. A configuration that does not load changes nothing.
     pub fn reload(&self, new: &Config) -> Result<(), ConfigError> {
         let mut current = self.config.lock().unwrap_or_else(PoisonError::into_inner);
         let mut effective = new.clone();
-        for (key, changed) in [
-            ("listen", current.listen != new.listen),
-            (
-                "max_connections",
-                current.max_connections != new.max_connections,
-            ),
-            ("log_format", current.log_format != new.log_format),
-            ("log_level", current.log_level != new.log_level),
-            (
-                "tls (enabled or disabled)",
-                current.tls.cert_file.is_some() != new.tls.cert_file.is_some(),
-            ),
-            (
-                "gateway_socket",
-                current.gateway_socket != new.gateway_socket,
-            ),
-            (
-                "gateway.socket_group",
-                current.gateway.socket_group != new.gateway.socket_group,
-            ),
-            (
-                "gateway.tcp_listen",
-                current.gateway.tcp_listen != new.gateway.tcp_listen,
-            ),
-            ("modules", current.modules != new.modules),
-            (
-                "runtime (pools or process counts)",
-                !supervisor::runtimes_reloadable(&current.runtime, &new.runtime),
-            ),
-            ("admin.listen", current.admin.listen != new.admin.listen),
-            (
-                "admin.allow_off_loopback",
-                current.admin.allow_off_loopback != new.admin.allow_off_loopback,
-            ),
-        ] {
-            if changed {
-                tracing::warn!(
-                    key,
-                    "changed in the configuration; takes effect after a restart"
-                );
-            }
-        }
-        effective.listen.clone_from(&current.listen);
-        effective.max_connections = current.max_connections;
-        effective.log_format = current.log_format;
-        effective.log_level.clone_from(&current.log_level);
-        effective.gateway_socket.clone_from(&current.gateway_socket);
-        effective
-            .gateway
-            .socket_group
-            .clone_from(&current.gateway.socket_group);
-        effective.gateway.tcp_listen = current.gateway.tcp_listen;
-        effective.modules.clone_from(&current.modules);
-        if !supervisor::runtimes_reloadable(&current.runtime, &new.runtime) {
-            effective.runtime.clone_from(&current.runtime);
-        }
-        effective.admin.listen = current.admin.listen;
-        effective.admin.allow_off_loopback = current.admin.allow_off_loopback;
-        if current.tls.cert_file.is_some() != new.tls.cert_file.is_some() {
-            effective.tls = current.tls.clone();
-        }
+        let pinned = effective.pin(&current);
         let settings = Settings::new(
             &effective,
             self.gateway.clone(),
             self.pipeline.clone(),
             self.metrics.clone(),
         )?;
-        let gateway = Gateway::prepare(&effective, &settings.site)?;
-        for (key, changed) in [
-            ("server_id", current.server_id != effective.server_id),
-            ("limits", current.limits != effective.limits),
-            ("timeouts", current.timeouts != effective.timeouts),
-            ("tls", current.tls != effective.tls),
-            ("gateway", current.gateway != effective.gateway),
-            ("signing", current.signing != effective.signing),
-            (
-                "runtime (applied by the rolling restart)",
-                current.runtime != effective.runtime,
-            ),
-        ] {
-            if changed {
-                tracing::info!(key, "reloaded");
-            }
+        let gateway = prepare_gateway(&effective, &settings)?;
+        for key in pinned.changed() {
+            tracing::warn!(
+                key,
+                "changed in the configuration; takes effect after a restart"
+            );
+        }
+        for key in effective.changed_keys(&current) {
+            tracing::info!(key, "reloaded");
         }
         if !self.gateway.is_listening() && !settings.site.endpoints.is_empty() {
             tracing::warn!(
@@ -270,6 +199,7 @@ impl Daemon {
         }
         self.settings.send_replace(Arc::new(settings));
         self.gateway.apply(gateway);
+        self.supervisor.reload(&effective.runtime);
         *current = effective;
         tracing::info!("configuration reloaded");
         Ok(())
@@ -440,4 +370,15 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
     let mut out = BytesMut::new();
     encode_response(&response, &mut out);
     let _ = stream.try_write(&out);
+}
+
+/// The gateway's part of `config` and of the site `settings` loaded.
+fn prepare_gateway(config: &Config, settings: &Settings) -> Result<Prepared, ConfigError> {
+    let signer = Signer::load(&config.signing)?.map(Arc::new);
+    Ok(Gateway::prepare(
+        &config.gateway,
+        &config.server_id,
+        signer,
+        &settings.site,
+    ))
 }

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agtp_core::{Headers, Limits, Response};
+use agtp_site::endpoints::HandlerBinding;
+use agtp_site::{ManifestContext, Site};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Config, ConfigError, Timeouts};
+use crate::config::Config;
+use crate::error::ConfigError;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
-use crate::site::Site;
+use crate::timeouts::Timeouts;
 
 /// The reloadable part of the configuration, ready to use.
 pub(crate) struct Settings {
@@ -43,7 +46,7 @@ impl Settings {
             limits: config.limits,
             timeouts: config.timeouts,
             tls: crate::tls::acceptor(&config.tls)?,
-            site: Site::load(config)?,
+            site: load_site(config)?,
             gateway,
             pipeline,
             metrics,
@@ -73,6 +76,30 @@ impl Settings {
             headers.set("Connection", "close");
         }
     }
+}
+
+/// The site `config` names. An endpoint bound to a handler type a module serves is checked
+/// by that module, which must be loaded.
+fn load_site(config: &Config) -> Result<Site, ConfigError> {
+    let cx = ManifestContext {
+        server_id: config.server_id.clone(),
+        attribution_records: config.modules.attribution_records(),
+        identity_binding: "none",
+    };
+    let site = Site::load(config.site(), &cx)?;
+    for endpoint in site.endpoints.iter() {
+        let HandlerBinding::Proxy { config: table } = endpoint.handler() else {
+            continue;
+        };
+        config
+            .modules
+            .check_handler(endpoint.handler().kind(), table)
+            .map_err(|m| {
+                let file = endpoint.source_file().display();
+                crate::error::invalid("endpoints_dir", format!("endpoint file `{file}`: {m}"))
+            })?;
+    }
+    Ok(site)
 }
 
 /// A new exchange's `Response-ID`: `resp-` and 12 random hex digits.

@@ -15,162 +15,29 @@
 //! The gateway tags each connection with its peer's pid (`SO_PEERCRED`): that is how a
 //! slot learns that its process registered and how many requests it served.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{invalid, ConfigError};
+use self::config::RuntimeConfig;
+use self::state::{Generation, SlotState};
 use crate::gateway::Gateway;
 
+pub mod config;
 mod notify;
 mod output;
 mod shim;
 mod slot;
+mod state;
 
 pub(crate) use notify::notify;
 pub use shim::runtime_shim;
-
-/// `[[runtime]]`: a pool whose runtime processes agtpd runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeConfig {
-    /// The pool the processes join (`[endpoint.handler] runtime`).
-    pub pool: String,
-    /// The program, looked up in `PATH` when it has no slash.
-    pub command: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Its working directory; by default agtpd's.
-    #[serde(default)]
-    pub working_dir: Option<PathBuf>,
-    /// Environment added to agtpd's own (which the runtime inherits).
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Processes kept running.
-    #[serde(default = "one")]
-    pub processes: usize,
-    /// Gateway connections per process, passed as `AGTP_CONNECTIONS`.
-    #[serde(default = "two")]
-    pub connections: usize,
-    /// How long a new process may take to register before it is killed and retried.
-    #[serde(default = "ten_seconds", with = "humantime_serde")]
-    pub start_timeout: Duration,
-    /// Requests after which a process is replaced (a new one first); 0: never.
-    #[serde(default)]
-    pub max_requests: u64,
-    /// Between SIGTERM and SIGKILL when a process is stopped.
-    #[serde(default = "ten_seconds", with = "humantime_serde")]
-    pub stop_grace: Duration,
-}
-
-fn one() -> usize {
-    1
-}
-
-fn two() -> usize {
-    2
-}
-
-fn ten_seconds() -> Duration {
-    Duration::from_secs(10)
-}
-
-/// Checks every `[[runtime]]` section; one per pool.
-pub(crate) fn validate(runtimes: &[RuntimeConfig]) -> Result<(), ConfigError> {
-    let mut pools = std::collections::BTreeSet::new();
-    for runtime in runtimes {
-        let pool = &runtime.pool;
-        if pool.is_empty() {
-            return Err(invalid("runtime.pool", "must not be empty"));
-        }
-        if !pools.insert(pool) {
-            return Err(invalid(
-                "runtime.pool",
-                format!("pool `{pool}` has two [[runtime]] sections; keep one"),
-            ));
-        }
-        let checks = [
-            (
-                "runtime.command",
-                runtime.command.trim().is_empty(),
-                "must not be empty",
-            ),
-            (
-                "runtime.processes",
-                runtime.processes == 0,
-                "must be at least 1",
-            ),
-            (
-                "runtime.connections",
-                runtime.connections == 0,
-                "must be at least 1",
-            ),
-            (
-                "runtime.start_timeout",
-                runtime.start_timeout.is_zero(),
-                "must be greater than zero",
-            ),
-            (
-                "runtime.stop_grace",
-                runtime.stop_grace.is_zero(),
-                "must be greater than zero",
-            ),
-        ];
-        if let Some((key, _, message)) = checks.into_iter().find(|(_, bad, _)| *bad) {
-            return Err(invalid(key, format!("pool `{pool}`: {message}")));
-        }
-    }
-    Ok(())
-}
-
-/// Whether a reload can apply `new` `[[runtime]]` sections by a rolling restart: the same
-/// pools with the same process counts. Anything else needs a restart of agtpd.
-pub(crate) fn runtimes_reloadable(current: &[RuntimeConfig], new: &[RuntimeConfig]) -> bool {
-    let shape = |runtimes: &[RuntimeConfig]| {
-        runtimes
-            .iter()
-            .map(|r| (r.pool.clone(), r.processes))
-            .collect::<BTreeMap<_, _>>()
-    };
-    shape(current) == shape(new)
-}
-
-/// The `[[runtime]]` sections of the latest rolling restart; each change is one restart.
-pub(crate) type Generation = Arc<[Arc<RuntimeConfig>]>;
-
-/// One process slot at one moment, for metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlotSnapshot {
-    /// The pool.
-    pub pool: String,
-    /// The slot's index in its pool, from 0.
-    pub slot: usize,
-    /// The process serving the slot now, if one runs.
-    pub pid: Option<u32>,
-    /// Whether that process has registered with the gateway.
-    pub registered: bool,
-    /// Processes that exited or failed to register, since agtpd started.
-    pub n_restarts: u64,
-    /// Processes replaced on purpose (`max_requests`, SIGHUP).
-    pub n_recycled: u64,
-}
-
-/// A slot's state, shared by its task and [`Supervisor::snapshot`].
-#[derive(Default)]
-pub(crate) struct SlotState {
-    pid: AtomicU32,
-    registered: AtomicBool,
-    n_restarts: AtomicU64,
-    n_recycled: AtomicU64,
-}
+pub use state::SlotSnapshot;
 
 /// The supervised pools. Building one starts nothing.
 pub struct Supervisor {
@@ -184,11 +51,12 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub(crate) fn new(runtimes: &[RuntimeConfig]) -> Supervisor {
+        let runtimes: Generation = runtimes.iter().cloned().map(Arc::new).collect();
         Supervisor {
-            runtimes: runtimes.iter().cloned().map(Arc::new).collect(),
+            runtimes: runtimes.to_vec(),
             shim: OnceLock::new(),
             slots: Mutex::new(Vec::new()),
-            generation: watch::Sender::new(Generation::default()),
+            generation: watch::Sender::new(runtimes),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -241,15 +109,25 @@ impl Supervisor {
         }
     }
 
-    /// SIGHUP: replaces every process, each by a new one that registers first. The new
-    /// processes run with `runtimes`, the reloaded `[[runtime]]` sections (same pools and
-    /// process counts as at start; [`runtimes_reloadable`] decides).
-    pub fn restart_all(&self, runtimes: &[RuntimeConfig]) {
-        if !self.is_empty() {
-            tracing::info!("rolling restart of the supervised runtimes");
-            self.generation
-                .send_replace(runtimes.iter().cloned().map(Arc::new).collect());
+    /// A reload: the processes of every pool whose `[[runtime]]` section differs in
+    /// `runtimes` are replaced, each by a new one that registers first and runs with the
+    /// new section; the other pools keep their processes. `runtimes` has the pools and
+    /// process counts of the start (`config::pin` keeps them).
+    pub(crate) fn reload(&self, runtimes: &[RuntimeConfig]) {
+        let changed: Vec<&str> = runtimes
+            .iter()
+            .filter(|r| self.generation.borrow().iter().all(|old| **old != **r))
+            .map(|r| r.pool.as_str())
+            .collect();
+        if changed.is_empty() {
+            return;
         }
+        tracing::info!(
+            pools = changed.join(", "),
+            "rolling restart of the supervised runtimes"
+        );
+        self.generation
+            .send_replace(runtimes.iter().cloned().map(Arc::new).collect());
     }
 
     /// Whether every slot's process has registered.

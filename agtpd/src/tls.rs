@@ -1,13 +1,72 @@
-//! TLS 1.3 termination with rustls. Older protocol versions are not offered at all.
+//! TLS 1.3 termination with rustls, and `[tls]`. Older protocol versions are not offered
+//! at all.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::{Deserialize, Serialize};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{invalid, ConfigError, TlsConfig};
+use crate::error::{invalid, ConfigError};
+use crate::restart::Pinned;
+
+/// `[tls]`: TLS 1.3 settings. With both files set, every listener speaks TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// Allow plaintext on non-loopback addresses; needs `--insecure` as well.
+    pub allow_plaintext_off_loopback: bool,
+}
+
+impl TlsConfig {
+    /// Checks the files (by building the acceptor) and that plaintext stays on loopback
+    /// unless both the key and `--insecure` (`insecure`) allow it.
+    pub(crate) fn validate(
+        &self,
+        listen: &[SocketAddr],
+        insecure: bool,
+    ) -> Result<(), ConfigError> {
+        acceptor(self)?;
+        if self.cert_file.is_some() {
+            return Ok(());
+        }
+        let Some(public) = listen.iter().find(|a| !a.ip().is_loopback()) else {
+            return Ok(());
+        };
+        match (self.allow_plaintext_off_loopback, insecure) {
+            (true, true) => Ok(()),
+            (true, false) => Err(invalid(
+                "tls.allow_plaintext_off_loopback",
+                format!(
+                    "plaintext on non-loopback address {public} also needs the --insecure flag"
+                ),
+            )),
+            (false, _) => Err(invalid(
+                "listen",
+                format!(
+                    "{public} is not a loopback address and no TLS certificate is configured; \
+                     set tls.cert_file and tls.key_file, or allow plaintext with \
+                     tls.allow_plaintext_off_loopback = true plus --insecure"
+                ),
+            )),
+        }
+    }
+
+    /// Turning TLS on or off needs a restart; new certificate files do not.
+    pub(crate) fn pin(&mut self, running: &TlsConfig, pinned: &mut Pinned) {
+        if self.cert_file.is_some() != running.cert_file.is_some() {
+            pinned.note("tls (enabled or disabled)");
+            self.clone_from(running);
+        }
+    }
+}
 
 /// Builds the acceptor `config` describes: `None` for plaintext, an error naming the file
 /// for anything unreadable.

@@ -13,7 +13,8 @@
 //! - `capture` (record fields), `attribution` (`Attribution-Record`/`Audit-ID` headers);
 //! - `entry` (one line: seal, parse), `chain`, `merkle` (RFC 9162), `canonical`;
 //! - `recover` (start-up: continue the chain, torn lines), `files` (append, rotate names);
-//! - [`verify`](mod@verify) (the offline checker) and [`load_public_key`].
+//! - [`verify`](mod@verify) (the offline checker), `command` ([`VerifyCommand`]: what
+//!   `agtpd audit verify` prints and exits with) and [`load_public_key`].
 //!
 //! # Entries
 //! One JSON object per line, in canonical form: no whitespace, keys sorted by their UTF-8
@@ -39,7 +40,8 @@
 //! A **record** adds: `method`, `path`, `agent` (`Cx::agent_id`, else the `Agent-ID`
 //! header), `principal`, `route` (endpoint template), `session_id`, `task_id`,
 //! `request_id` (request headers), `status` (the status written on the wire),
-//! `error_code` (`error.code` of a non-2xx body), `duration_us`, `input_sha256`,
+//! `error_code` (`error.code` of a non-2xx body), `extra` (the handler's
+//! `attribution_extra`), `duration_us`, `input_sha256`,
 //! `output_sha256`, `response_id`; `unparsed: true` when the request never parsed;
 //! `input_body`/`output_body` (or `..._b64` when not UTF-8) with `include_bodies`;
 //! `attribution` (the JWS) and `audit_id` with `attribution_headers`. Absent values are
@@ -89,6 +91,7 @@ mod attribution;
 mod canonical;
 mod capture;
 mod chain;
+mod command;
 pub mod config;
 mod entry;
 pub mod factory;
@@ -101,6 +104,7 @@ pub mod verify;
 mod writer;
 
 pub use attribution::{audit_id, verify_attribution_record, AttributionError, MAX_AGENT_HEADS};
+pub use command::{VerifyCommand, EXIT_BAD_LOG, EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE};
 pub use config::{AuditConfig, FsyncPolicy};
 pub use entry::FORMAT_VERSION;
 pub use factory::{AuditFactory, FACTORY};

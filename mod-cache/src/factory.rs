@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use agtp_core::module::{BuildContext, Module, ModuleError, ModuleFactory};
+use agtp_core::module::{BuildContext, CheckContext, Module, ModuleError, ModuleFactory};
 
 use crate::config::CacheConfig;
 use crate::module::CacheModule;
@@ -22,9 +22,15 @@ impl ModuleFactory for CacheFactory {
         "cache"
     }
 
-    fn build(&self, config: &Value, _cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError> {
-        let config = CacheConfig::from_value(config)
-            .map_err(|e| ModuleError::new(format!("module `cache`: {e}")))?;
-        Ok(Arc::new(CacheModule::new(&config)))
+    fn check(&self, config: &Value, _cx: &CheckContext) -> Result<(), ModuleError> {
+        parse(config).map(drop)
     }
+
+    fn build(&self, config: &Value, _cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError> {
+        Ok(Arc::new(CacheModule::new(&parse(config)?)))
+    }
+}
+
+fn parse(config: &Value) -> Result<CacheConfig, ModuleError> {
+    CacheConfig::from_value(config).map_err(|e| ModuleError::new(format!("module `cache`: {e}")))
 }

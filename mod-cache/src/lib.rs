@@ -28,8 +28,6 @@ pub mod factory;
 mod flight;
 mod metrics;
 pub mod module;
-#[cfg(test)]
-mod module_tests;
 mod status;
 mod store;
 

@@ -12,7 +12,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use agtp_core::module::{Cx, EndpointFacts, Flow, Module, ModuleError, ModuleMetric};
 use agtp_core::{Request, Response};
@@ -252,3 +254,6 @@ impl Module for CacheModule {
         self.counters.samples(entries, bytes)
     }
 }
+
+#[cfg(test)]
+mod tests;

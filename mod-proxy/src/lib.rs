@@ -49,10 +49,10 @@ mod upstream;
 use std::sync::Arc;
 
 use agtp_core::client::{Client, ClientConfig};
-use agtp_core::module::{BuildContext, Module, ModuleError, ModuleFactory};
+use agtp_core::module::{BuildContext, CheckContext, Module, ModuleError, ModuleFactory};
 use serde_json::Value;
 
-pub use binding::{check_binding, Binding};
+pub use binding::Binding;
 pub use config::ProxyConfig;
 
 /// Builds the `proxy` module from `[modules.proxy]`.
@@ -66,8 +66,19 @@ impl ModuleFactory for ProxyFactory {
         "proxy"
     }
 
+    fn check(&self, config: &Value, _cx: &CheckContext) -> Result<(), ModuleError> {
+        ProxyConfig::from_value(config).map(drop).map_err(failed)
+    }
+
+    fn handler_kinds(&self) -> &'static [&'static str] {
+        &["proxy"]
+    }
+
+    fn check_handler(&self, _kind: &str, table: &Value) -> Result<(), ModuleError> {
+        Binding::from_value(table).map(drop).map_err(failed)
+    }
+
     fn build(&self, config: &Value, cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError> {
-        let failed = |m: String| ModuleError::new(format!("module `proxy`: {m}"));
         let config = ProxyConfig::from_value(config).map_err(failed)?;
         let client = Client::new(ClientConfig {
             max_idle_per_host: config.max_idle_per_upstream,
@@ -77,4 +88,8 @@ impl ModuleFactory for ProxyFactory {
         let module = module::ProxyModule::new(config, client, &cx.server_id).map_err(failed)?;
         Ok(Arc::new(module))
     }
+}
+
+fn failed(message: String) -> ModuleError {
+    ModuleError::new(format!("module `proxy`: {message}"))
 }

@@ -74,9 +74,11 @@
 //! - `handler.rs`: [`Handler`], [`IntoResponse`], [`Json`], [`Reply`];
 //! - `context.rs`: [`Context`]; `sign.rs`: [`Signature`], [`SigningError`];
 //! - `error.rs`: [`Error`], [`HandlerError`];
-//! - `serve.rs`: [`serve`], [`serve_with_shutdown`], one task per connection slot;
+//! - `serve.rs`: [`serve`], [`serve_with_shutdown`] (and the `Runtime` methods of those
+//!   names), one task per connection slot; `shared.rs`: what those tasks share;
 //! - `session.rs`: one connection's handshake and registration; `serving.rs`: its serving
-//!   loop; `answer.rs`: the frame a finished handler is answered with;
+//!   loop; `ending.rs`: how a connection ends; `answer.rs`: the frame a finished handler is
+//!   answered with;
 //! - `connection.rs`: frames on the socket; `router.rs`: concrete path → endpoint;
 //!   `cache.rs`: the manifest cache; `backoff.rs`: reconnect delays.
 //!
@@ -89,6 +91,7 @@ mod backoff;
 mod cache;
 mod connection;
 mod context;
+mod ending;
 mod error;
 mod handler;
 mod router;
@@ -97,6 +100,7 @@ mod serve;
 mod serving;
 mod session;
 mod settings;
+mod shared;
 mod sign;
 
 pub use context::Context;

@@ -1,12 +1,10 @@
 //! [`Runtime`]: the builder a handler program fills in and hands to [`serve`](crate::serve).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::PathBuf;
 
 use runtime_protocol::Encoding;
 
-use crate::error::Error;
 use crate::handler::{boxed, BoxedHandler, Handler};
 
 /// Default number of connections, each carrying one request at a time.
@@ -157,19 +155,6 @@ impl Runtime {
     pub fn reconnect_on_daemon_shutdown(mut self, reconnect: bool) -> Runtime {
         self.reconnect_on_daemon_shutdown = reconnect;
         self
-    }
-
-    /// Same as [`serve(self)`](crate::serve).
-    pub async fn serve(self) -> Result<(), Error> {
-        crate::serve::serve(self).await
-    }
-
-    /// Same as [`serve_with_shutdown(self, shutdown)`](crate::serve_with_shutdown).
-    pub async fn serve_with_shutdown(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), Error> {
-        crate::serve::serve_with_shutdown(self, shutdown).await
     }
 }
 

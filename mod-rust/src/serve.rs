@@ -12,10 +12,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::cache::ManifestCache;
+use crate::ending::{Ended, Failure};
 use crate::error::Error;
 use crate::runtime::Runtime;
-use crate::session::{self, Ended, Failure, Shared};
+use crate::session;
 use crate::settings::Settings;
+use crate::shared::Shared;
+
+impl Runtime {
+    /// Same as [`serve(self)`](crate::serve).
+    pub async fn serve(self) -> Result<(), Error> {
+        serve(self).await
+    }
+
+    /// Same as [`serve_with_shutdown(self, shutdown)`](crate::serve_with_shutdown).
+    pub async fn serve_with_shutdown(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        serve_with_shutdown(self, shutdown).await
+    }
+}
 
 /// Serves `app` until SIGTERM or SIGINT, then stops gracefully: no new requests, in-flight
 /// ones finished, `goodbye` sent, `Ok(())` returned.

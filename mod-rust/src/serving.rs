@@ -21,8 +21,9 @@ use tokio::time::{sleep_until, Instant};
 use crate::answer::{answer, exception, HandlerResult, Panic};
 use crate::connection::{FrameReader, FrameWriter, WireError};
 use crate::context::Context;
+use crate::ending::{peer_error, unexpected, Ended, Failure, Lost};
 use crate::router::Routes;
-use crate::session::{peer_error, unexpected, Ended, Failure, Lost, Shared};
+use crate::shared::Shared;
 use crate::sign::{self, SignOp, Signature, Signer, SigningError};
 
 /// How long a connection that said `goodbye` waits, once idle, for the daemon to close it.

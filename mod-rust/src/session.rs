@@ -2,101 +2,22 @@
 //! (§7) here, then the serving loop in `serving.rs`.
 
 use std::collections::BTreeMap;
-use std::io;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use runtime_protocol::{
-    EndpointSpec, ErrorCode, ErrorFrame, Frame, GoodbyeReason, Hello, ModuleInfo, RegisterAck,
-    RegistrationFailure, CAP_REGISTERED_FUNCTION, CAP_SIGN_REQUEST, DEFAULT_HANDSHAKE_TIMEOUT,
-    SUPPORTED_VERSIONS,
+    EndpointSpec, Frame, Hello, RegisterAck, RegistrationFailure, CAP_REGISTERED_FUNCTION,
+    CAP_SIGN_REQUEST, DEFAULT_HANDSHAKE_TIMEOUT, SUPPORTED_VERSIONS,
 };
 use tokio::net::UnixStream;
-use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::cache::{CachedManifest, ManifestCache};
-use crate::connection::{self, FrameReader, FrameWriter, WireError};
+use crate::cache::CachedManifest;
+use crate::connection::{self, FrameReader};
+use crate::ending::{peer_error, unexpected, Ended, Failure, Lost};
 use crate::error::Error;
 use crate::handler::BoxedHandler;
 use crate::router::Routes;
 use crate::serving::Serving;
-
-/// What every connection of a runtime shares.
-pub(crate) struct Shared {
-    /// `hello.module` for every connection.
-    pub(crate) module: ModuleInfo,
-    /// The daemon's socket.
-    pub(crate) socket: PathBuf,
-    /// The payload encoding of every connection.
-    pub(crate) encoding: runtime_protocol::Encoding,
-    /// Handlers keyed by `(METHOD, declared path)`.
-    pub(crate) handlers: BTreeMap<(String, String), BoxedHandler>,
-    /// The last registration, for `hello.cached_manifest_hash` and `register_resume`.
-    pub(crate) cache: ManifestCache,
-    /// Cancelled when the runtime stops: connections say goodbye and finish in-flight work.
-    pub(crate) stop: CancellationToken,
-}
-
-/// How a connection ended in good order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ended {
-    /// The runtime is stopping and this connection is done.
-    Stopped,
-    /// The daemon said `goodbye`; in-flight work was finished and the connection closed.
-    Goodbye(Option<GoodbyeReason>),
-}
-
-/// How a connection ended otherwise.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Retrying cannot help; `serve` returns this.
-    Fatal(Error),
-    /// The connection is gone; reconnect after the backoff delay.
-    Lost(Lost),
-}
-
-/// Why a connection was lost. Logged once, by the connection loop.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum Lost {
-    /// The socket could not be connected.
-    #[error("cannot connect to `{}`", path.display())]
-    Connect {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// Reading or writing a frame failed.
-    #[error(transparent)]
-    Wire(#[from] WireError),
-    /// The daemon closed the connection.
-    #[error("the daemon closed the connection")]
-    Closed,
-    /// The daemon did not send the next handshake frame in time.
-    #[error("no `{0}` from the daemon within {1:?}")]
-    Timeout(&'static str, Duration),
-    /// The daemon sent an `error` that ends the connection.
-    #[error("the daemon sent error `{code}`: {message}")]
-    Peer { code: ErrorCode, message: String },
-    /// The daemon sent a frame its phase does not allow; we answered `phase_violation`.
-    #[error("the daemon sent `{frame}` during {phase}")]
-    PhaseViolation {
-        frame: &'static str,
-        phase: &'static str,
-    },
-    /// `register_resume` named a manifest this runtime does not hold; the cache was dropped.
-    #[error("`register_resume` for `{0}`, which this runtime does not hold")]
-    UnknownResume(String),
-    /// The request in flight passed its deadline; its handler was aborted.
-    #[error("the request `{0}` passed its deadline")]
-    Deadline(String),
-}
-
-impl From<WireError> for Failure {
-    fn from(err: WireError) -> Self {
-        Failure::Lost(Lost::Wire(err))
-    }
-}
+use crate::shared::Shared;
 
 /// Runs one connection: connect, handshake, register, serve until it ends. Resets `backoff`
 /// once the registration succeeded.
@@ -202,37 +123,6 @@ async fn next(
         Some(Frame::Error(err)) => Err(peer_error(err)),
         Some(frame) => Ok(Some(frame)),
     }
-}
-
-/// An `error` frame from the daemon that ends the connection.
-pub(crate) fn peer_error(err: ErrorFrame) -> Failure {
-    match err.code {
-        ErrorCode::GatewayVersionUnsupported => Failure::Fatal(Error::VersionUnsupported {
-            message: err.message,
-        }),
-        code => Failure::Lost(Lost::Peer {
-            code,
-            message: err.message,
-        }),
-    }
-}
-
-/// Answers a frame the phase does not allow with `phase_violation` (best effort: the
-/// connection closes either way) and reports it.
-pub(crate) async fn unexpected(
-    writer: &mut FrameWriter,
-    frame: Frame,
-    phase: &'static str,
-) -> Failure {
-    let name = frame.type_name();
-    let error = ErrorFrame {
-        request_id: None,
-        code: ErrorCode::PhaseViolation,
-        message: format!("`{name}` is not allowed during {phase}"),
-        details: None,
-    };
-    let _ = writer.write(&Frame::Error(error)).await;
-    Failure::Lost(Lost::PhaseViolation { frame: name, phase })
 }
 
 /// Binds every endpoint of a registration to its handler, or lists those without one.

@@ -1,6 +1,6 @@
 //! The client against in-process peers: a scripted TCP server for the pool, and an
 //! in-memory pipe for peers that misbehave on purpose. The real daemon is exercised in
-//! `agtpd/tests/agtp_cli.rs`.
+//! `agtp/tests/it/cli.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};

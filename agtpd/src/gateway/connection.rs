@@ -22,8 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::codec::Framed;
 
-use super::exchange::{Job, Outcome};
-use super::pool::{Pool, Slot};
+use super::pool::{Job, Outcome, Pool, Slot};
 use super::processes::Member;
 use super::Gateway;
 

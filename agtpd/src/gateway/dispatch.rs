@@ -17,8 +17,7 @@ use runtime_protocol::{
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::exchange::{Job, Outcome};
-use super::pool::{Acquired, Pool};
+use super::pool::{Acquired, Job, NoLease, Outcome, Pool};
 use super::Gateway;
 
 /// How many times a call may meet a connection that closed before taking its request.
@@ -155,8 +154,8 @@ impl Gateway {
                     timings.queue_wait.observe(elapsed.as_secs_f64());
                     match waited {
                         Ok(lease) => lease,
-                        Err(true) => return Err(GatewayError::Busy),
-                        Err(false) => return Err(gone),
+                        Err(NoLease::Expired) => return Err(GatewayError::Busy),
+                        Err(NoLease::PoolGone) => return Err(gone),
                     }
                 }
             };
@@ -235,3 +234,6 @@ impl Drop for Busy<'_> {
         self.0.fetch_sub(1, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;

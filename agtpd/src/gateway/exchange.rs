@@ -8,37 +8,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use runtime_protocol::{ErrorCode, ErrorFrame, Frame, ResponseEnvelope};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::oneshot;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use super::connection::{End, RuntimeConnection};
-use super::signing;
-
-/// One request for a connection to serve.
-pub(crate) struct Job {
-    /// A `Frame::Request`; its `deadline_ms` is filled in just before writing.
-    pub(super) frame: Frame,
-    pub(super) deadline: Instant,
-    pub(super) reply: oneshot::Sender<Outcome>,
-}
-
-/// How a job ended, as the dispatcher needs to know it.
-// `Broken` carries the request frame back for a retry. It is moved once per request;
-// boxing it would cost an allocation on every call to save a memcpy on the rare failure.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum Outcome {
-    /// The runtime answered with a `response`.
-    Answered(ResponseEnvelope),
-    /// The runtime answered with an `error` for this request (`handler_exception`).
-    Failed(ErrorFrame),
-    /// No answer before the deadline; the connection is closed.
-    TimedOut,
-    /// The frame could not be encoded (larger than the frame limit); nothing was written.
-    Unsendable(String),
-    /// The connection ended without an answer. `written` is false only when no byte of
-    /// the request can have reached the runtime; the frame comes back for a retry.
-    Broken { written: bool, frame: Frame },
-}
+use super::pool::{Job, Outcome};
+use crate::signing;
 
 /// What serving one request came to, before the frame is reattached.
 enum Served {

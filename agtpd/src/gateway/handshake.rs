@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use runtime_protocol::{
-    negotiate_version, DaemonInfo, ErrorCode, ErrorFrame, Frame, FrameCodec, Hello, Register,
-    RegisterAck, RegisterResume, Welcome, CAP_REGISTERED_FUNCTION, CAP_SIGN_REQUEST,
+    negotiate_version, ErrorCode, ErrorFrame, Frame, FrameCodec, Hello, Register, RegisterAck,
+    RegisterResume, Welcome, CAP_REGISTERED_FUNCTION, CAP_SIGN_REQUEST,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -149,15 +149,6 @@ where
 
 fn claims(hello: &Hello, capability: &str) -> bool {
     hello.capabilities.iter().any(|c| c == capability)
-}
-
-/// The welcome's daemon block.
-pub(super) fn daemon_info(server_id: &str, catalog_version: &str) -> DaemonInfo {
-    DaemonInfo {
-        version: concat!("agtpd ", env!("CARGO_PKG_VERSION")).to_owned(),
-        server_id: server_id.to_owned(),
-        catalog_version: Some(catalog_version.to_owned()),
-    }
 }
 
 async fn receive<S>(framed: &mut Framed<S, FrameCodec>, deadline: Instant) -> Result<Frame, Refused>

@@ -92,7 +92,7 @@ impl GatewayListener {
             Err(error) => return Err(io("socket", error)),
         }
         let gid = group
-            .map(resolve_group)
+            .map(super::config::resolve_group)
             .transpose()
             .map_err(BindError::Group)?;
         let listener = UnixListener::bind(path).map_err(|e| io("socket", e))?;
@@ -182,16 +182,4 @@ impl GatewayListener {
 async fn backoff(error: std::io::Error) {
     tracing::warn!(%error, "gateway accept failed");
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-}
-
-/// A group name or numeric id, as a gid.
-pub(crate) fn resolve_group(group: &str) -> Result<u32, String> {
-    if let Ok(gid) = group.parse::<u32>() {
-        return Ok(gid);
-    }
-    match nix::unistd::Group::from_name(group) {
-        Ok(Some(found)) => Ok(found.gid.as_raw()),
-        Ok(None) => Err(format!("no group named `{group}`")),
-        Err(error) => Err(format!("cannot look up group `{group}`: {error}")),
-    }
 }

@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use prometheus_client::metrics::histogram::Histogram;
-use runtime_protocol::Register;
+use runtime_protocol::{ErrorFrame, Frame, Register, ResponseEnvelope};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
-
-use super::exchange::Job;
+use tokio::time::Instant;
 
 /// How a pool reaches one idle connection: the connection's id and its job channel.
 #[derive(Clone)]
@@ -98,7 +97,7 @@ pub struct PoolSnapshot {
     /// Requests answered with 503 `runtime-failed`.
     pub n_failed: u64,
     /// The processes behind the connections (Unix socket peers only), by pid.
-    pub processes: Vec<super::ProcessSnapshot>,
+    pub processes: Vec<super::processes::ProcessSnapshot>,
 }
 
 /// What [`Pool::acquire`] found.
@@ -307,17 +306,25 @@ pub(super) struct Ticket {
     lease: oneshot::Receiver<Lease>,
 }
 
+/// Why a queued call got no connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoLease {
+    /// The wait expired with every connection still busy.
+    Expired,
+    /// The pool lost its last connection.
+    PoolGone,
+}
+
 impl Ticket {
-    /// Waits for a connection until `wait` passes. `Err(true)`: the wait expired; `Err(false)`:
-    /// the pool lost its last connection.
-    pub(super) async fn wait(mut self, wait: std::time::Duration) -> Result<Lease, bool> {
+    /// Waits for a connection until `wait` passes.
+    pub(super) async fn wait(mut self, wait: std::time::Duration) -> Result<Lease, NoLease> {
         match tokio::time::timeout(wait, &mut self.lease).await {
             Ok(Ok(lease)) => Ok(lease),
-            Ok(Err(_)) => Err(false),
+            Ok(Err(_)) => Err(NoLease::PoolGone),
             // A connection may have been handed over just as the wait expired: take it.
             Err(_) => {
                 self.pool.cancel(self.id);
-                self.lease.try_recv().map_err(|_| true)
+                self.lease.try_recv().map_err(|_| NoLease::Expired)
             }
         }
     }
@@ -327,4 +334,30 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         self.pool.cancel(self.id);
     }
+}
+
+/// One request for a connection to serve.
+pub(crate) struct Job {
+    /// A `Frame::Request`; its `deadline_ms` is filled in just before writing.
+    pub(super) frame: Frame,
+    pub(super) deadline: Instant,
+    pub(super) reply: oneshot::Sender<Outcome>,
+}
+
+/// How a job ended, as the dispatcher needs to know it.
+// `Broken` carries the request frame back for a retry. It is moved once per request;
+// boxing it would cost an allocation on every call to save a memcpy on the rare failure.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Outcome {
+    /// The runtime answered with a `response`.
+    Answered(ResponseEnvelope),
+    /// The runtime answered with an `error` for this request (`handler_exception`).
+    Failed(ErrorFrame),
+    /// No answer before the deadline; the connection is closed.
+    TimedOut,
+    /// The frame could not be encoded (larger than the frame limit); nothing was written.
+    Unsendable(String),
+    /// The connection ended without an answer. `written` is false only when no byte of
+    /// the request can have reached the runtime; the frame comes back for a retry.
+    Broken { written: bool, frame: Frame },
 }

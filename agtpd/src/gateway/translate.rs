@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::GatewayError;
-use crate::agents::Agent;
-use crate::endpoints::Endpoint;
+use agtp_site::agents::Agent;
+use agtp_site::endpoints::Endpoint;
 
 /// Response headers a handler may not set: hop-by-hop headers, and the ones the daemon
 /// owns (it writes them itself, or they describe the body it serialises).

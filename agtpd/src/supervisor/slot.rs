@@ -17,7 +17,9 @@ use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{output, Generation, RuntimeConfig, SlotState};
+use super::config::RuntimeConfig;
+use super::output;
+use super::state::{Generation, SlotState};
 use crate::gateway::Gateway;
 
 /// The first restart delay; it doubles after each quick failure.
@@ -83,7 +85,7 @@ impl Slot {
                     self.exited(pid, status, running.started, backoff(failures));
                 }
                 _ = self.stop.cancelled() => return terminate(running, &self.config).await,
-                why = recycle_due(&self.gateway, self.generation.clone(), pid, self.config.max_requests) => {
+                why = recycle_due(&self.gateway, self.generation.clone(), pid, &self.config) => {
                     match why {
                         Recycle::MaxRequests(n) => tracing::info!(pool = self.config.pool, pid, n_served = n, "max_requests reached; replacing the runtime"),
                         Recycle::Reload => {
@@ -283,17 +285,26 @@ fn backoff(failures: u32) -> Duration {
     (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
 }
 
-/// Completes when `pid` should be replaced: it served `max_requests` (when set) or a
-/// rolling restart was asked for.
+/// Completes when `pid`, running with `config`, should be replaced: it served
+/// `max_requests` (when set), or a reload changed its pool's `[[runtime]]` settings.
 async fn recycle_due(
     gateway: &Gateway,
     mut generation: watch::Receiver<Generation>,
     pid: u32,
-    max_requests: u64,
+    config: &RuntimeConfig,
 ) -> Recycle {
+    let max_requests = config.max_requests;
     loop {
         tokio::select! {
-            Ok(()) = generation.changed() => return Recycle::Reload,
+            Ok(()) = generation.changed() => {
+                let changed = generation
+                    .borrow()
+                    .iter()
+                    .any(|r| r.pool == config.pool && **r != *config);
+                if changed {
+                    return Recycle::Reload;
+                }
+            }
             _ = sleep(POLL * 5) => {
                 if max_requests == 0 {
                     continue;

@@ -6,7 +6,7 @@
 
 mod checks;
 mod error;
-mod report;
+pub(crate) mod report;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

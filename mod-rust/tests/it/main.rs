@@ -3,6 +3,7 @@
 // `pub` marks the harness's surface inside this test binary.
 #![allow(unreachable_pub)]
 
+mod booking_sample;
 mod conformance;
 mod lifecycle;
 mod registration;

@@ -1,5 +1,0 @@
-//! The `agtp` launcher: everything is in [`agtpd::agtp`].
-
-fn main() -> std::process::ExitCode {
-    agtpd::agtp::main()
-}
