@@ -4,6 +4,12 @@
 //! requests are queued and written together just before the connection next waits for
 //! input, so a pipelined burst costs one write. Each wait has its own deadline:
 //! idle (no request started), header (first byte to end of head), body, and write.
+//!
+//! Memory per connection is bounded (README.md, "Limits"): a read takes at most what the
+//! request being read still needs plus [`READ_AHEAD`]; once [`QUEUED_OUTPUT`] bytes of
+//! answers wait, they are written (and the peer must read them, within the write timeout)
+//! before another pipelined request is parsed; and buffers grown by a large request or
+//! answer go back to their first size once it is done.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +20,7 @@ use agtp_core::encode::encode_response;
 use agtp_core::module::Cx;
 use agtp_core::parse::{Head, RequestParser};
 use agtp_core::{AgtpError, Request, Response, Status, WireError};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
@@ -71,8 +77,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             parser: RequestParser::new(settings.limits),
             settings,
             drain,
-            input: BytesMut::with_capacity(8 * 1024),
-            output: BytesMut::with_capacity(8 * 1024),
+            input: BytesMut::with_capacity(BUFFER),
+            output: BytesMut::with_capacity(BUFFER),
             started: Instant::now(),
             last_labels: LastLabels::default(),
         }
@@ -114,6 +120,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if close {
                 break;
             }
+            // Backpressure: a peer that pipelines without reading gets no further answers
+            // computed until it has read these.
+            if self.output.len() >= QUEUED_OUTPUT && self.flush().await.is_err() {
+                return;
+            }
         }
         let _ = self.flush().await;
         let _ = self.io.shutdown().await;
@@ -148,6 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn read_request(&mut self) -> Result<Request, Stop> {
         let head = self.read_head().await?;
         self.input.advance(head.len);
+        let head_len = head.len;
         let Head {
             message: mut request,
             content_length,
@@ -157,10 +169,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let length = usize::try_from(content_length).unwrap_or(usize::MAX);
         let deadline = Instant::now() + self.settings.timeouts.body;
         while self.input.len() < length {
-            self.input.reserve(length - self.input.len());
-            self.read_more(deadline, "body").await?;
+            let needed = length - self.input.len();
+            self.read_more(deadline, "body", needed).await?;
         }
         request.body = self.input.split_to(length).freeze();
+        // The body shares the input's allocation, which a large request grew: what is left
+        // moves to a buffer of the first size, so that the allocation goes with the body.
+        if head_len + length > BUFFER {
+            let mut fresh = BytesMut::with_capacity(BUFFER.max(self.input.len()));
+            fresh.extend_from_slice(&self.input);
+            self.input = fresh;
+        }
         Ok(request)
     }
 
@@ -176,7 +195,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             let deadline =
                 *deadline.get_or_insert_with(|| Instant::now() + self.settings.timeouts.header);
-            self.read_more(deadline, "header").await?;
+            self.read_more(deadline, "header", 0).await?;
         }
     }
 
@@ -185,9 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn wait_for_request(&mut self) -> Result<(), Stop> {
         self.flush().await?;
         let idle = self.settings.timeouts.idle;
+        let mut input = (&mut self.input).limit(READ_AHEAD);
         let read = tokio::select! {
             _ = self.drain.cancelled() => return Err(Stop::Quiet),
-            read = timeout(idle, self.io.read_buf(&mut self.input)) => read,
+            read = timeout(idle, self.io.read_buf(&mut input)) => read,
         };
         match read {
             Ok(Ok(0)) | Err(_) => Err(Stop::Quiet),
@@ -199,13 +219,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    async fn read_more(&mut self, deadline: Instant, phase: &'static str) -> Result<(), Stop> {
+    /// Reads what the request being read still `needs` (0: its head's end is not known
+    /// yet), and at most [`READ_AHEAD`] bytes more.
+    async fn read_more(
+        &mut self,
+        deadline: Instant,
+        phase: &'static str,
+        needs: usize,
+    ) -> Result<(), Stop> {
         // Answers queued for pipelined requests go out before the connection waits.
         self.flush().await?;
-        if !self.input.is_empty() && self.input.capacity() == self.input.len() {
-            self.input.reserve(4096);
-        }
-        match timeout_at(deadline, self.io.read_buf(&mut self.input)).await {
+        let most = needs.saturating_add(READ_AHEAD);
+        self.input.reserve(most);
+        let mut input = (&mut self.input).limit(most);
+        match timeout_at(deadline, self.io.read_buf(&mut input)).await {
             Ok(Ok(0)) => Err(Stop::Quiet),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.into()),
@@ -230,6 +257,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
         };
         self.output.clear();
+        if self.output.capacity() > QUEUED_OUTPUT {
+            self.output = BytesMut::with_capacity(BUFFER);
+        }
         result
     }
 
@@ -259,6 +289,16 @@ fn exchange_cx() -> Cx {
     cx.response_id = crate::settings::response_id();
     cx
 }
+
+/// The first size of a connection's input and output buffers.
+const BUFFER: usize = 8 * 1024;
+
+/// The most a read takes beyond what the request being read needs.
+const READ_AHEAD: usize = 16 * 1024;
+
+/// Answers queued for pipelined requests past which they are written before the next
+/// request is parsed.
+const QUEUED_OUTPUT: usize = 64 * 1024;
 
 /// How long a refused connection keeps discarding input before it closes.
 const LINGER: Duration = Duration::from_secs(2);

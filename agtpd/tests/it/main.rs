@@ -11,6 +11,7 @@ mod cache;
 mod connections;
 mod gates;
 mod gateway;
+mod memory;
 mod metrics;
 mod modules;
 mod packaging;
