@@ -1,15 +1,17 @@
-// The room-booking service: one function per endpoint of samples/booking/endpoints.
+// The room-booking service: one handler per endpoint of samples/booking/endpoints, on the
+// Node.js SDK in sdk/node (loaded from its place in the repository, so nothing needs
+// installing). `runtime.js` beside this file starts it.
 //
-// A handler takes the call's input (an object, already valid against the endpoint's input
-// schema: path parameters such as `room_id` are in it) and a `Context`, and returns the
-// response body, or a promise of it: an object with every `[[endpoint.output]]` field of the
-// endpoint. To answer with a declared error, throw `new EndpointError(code, message)`;
-// anything else thrown becomes `handler_exception`.
+// A handler gets the call's input (already valid against the endpoint's input schema; path
+// parameters such as `room_id` are in it) and a context, and returns the response body: an
+// object with every `[[endpoint.output]]` field. A declared error is thrown as an
+// EndpointError; anything else thrown becomes `handler_exception`.
 //
 // The store is in memory, so bookings last as long as the process.
 'use strict';
 
-const { EndpointError } = require('./runtime.js');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { Runtime, EndpointError } = require('../../../sdk/node');
 
 const ROOMS = {
   101: { capacity: 2, nightlyRate: 120.0 },
@@ -17,20 +19,23 @@ const ROOMS = {
   201: { capacity: 4, nightlyRate: 210.0 },
   301: { capacity: 6, nightlyRate: 480.0 },
 };
+const ROOM_IDS = Object.keys(ROOMS);
+const DAY_MS = 24 * 60 * 60 * 1000;
 const bookings = new Map(); // booking_id -> booking
 let nextNumber = 1;
 
-function queryAvailability(input, ctx) {
+const app = new Runtime({ name: 'booking-node', version: '0.2.0' });
+
+app.handler('booking.query_availability', async (input) => {
   const [checkIn, checkOut] = stay(input);
   const guests = input.guests ?? 1;
-  const rooms = Object.entries(ROOMS)
-    .filter(([roomId, room]) => room.capacity >= guests && isFree(roomId, checkIn, checkOut))
-    .map(([roomId, room]) => ({ room_id: roomId, nightly_rate: room.nightlyRate }))
+  const rooms = ROOM_IDS.filter((roomId) => ROOMS[roomId].capacity >= guests && isFree(roomId, checkIn, checkOut))
+    .map((roomId) => ({ room_id: roomId, nightly_rate: ROOMS[roomId].nightlyRate }))
     .sort((a, b) => a.nightly_rate - b.nightly_rate);
   return { rooms };
-}
+});
 
-function bookRoom(input, ctx) {
+app.handler('booking.book_room', async (input) => {
   const [checkIn, checkOut] = stay(input);
   const roomId = input.room_id;
   if (!Object.hasOwn(ROOMS, roomId)) throw new EndpointError('room_unavailable', `there is no room ${roomId}`);
@@ -47,9 +52,9 @@ function bookRoom(input, ctx) {
     status: 'confirmed',
   });
   return { booking_id: bookingId, status: 'confirmed' };
-}
+});
 
-function fetchBooking(input, ctx) {
+app.handler('booking.fetch_booking', async (input) => {
   if (input.booking_id === '__raise__') {
     // The conformance convention (samples/booking/README.md): this id makes the handler
     // fail unexpectedly, so `agtpd conformance` can watch the runtime report it.
@@ -58,38 +63,28 @@ function fetchBooking(input, ctx) {
   const booking = bookings.get(input.booking_id);
   if (!booking) throw new EndpointError('booking_not_found', `no booking ${input.booking_id}`);
   return { ...booking };
-}
+});
 
-function cancelBooking(input, ctx) {
+app.handler('booking.cancel_booking', async (input) => {
   const booking = bookings.get(input.booking_id);
   if (!booking) throw new EndpointError('booking_not_found', `no booking ${input.booking_id}`);
   booking.status = 'cancelled'; // cancelling twice leaves it cancelled
   return { booking_id: booking.booking_id, status: 'cancelled' };
-}
+});
 
-async function occupancyOutlook(input, ctx) {
-  // Slow on purpose: the endpoint's timeout is 2 s, so the daemon answers the agent
-  // 504 handler-timeout and this answer is dropped.
-  await new Promise((resolve) => setTimeout(resolve, 5000));
-  const outlook = [];
+app.handler('booking.occupancy_outlook', async (input, ctx) => {
+  // Slow on purpose (the conformance convention): 5 s, past the endpoint's 2 s timeout.
+  // The sleep ends early when the daemon gives up, so no work outlives the call.
+  await sleep(5000, undefined, { signal: ctx.signal });
   const today = Date.UTC(...utcToday());
+  const outlook = [];
   for (let n = 0; n < (input.days ?? 7); n++) {
     const day = today + n * DAY_MS;
-    const taken = Object.keys(ROOMS).filter((roomId) => !isFree(roomId, day, day + DAY_MS));
-    outlook.push({ date: isoDate(day), occupancy: taken.length / Object.keys(ROOMS).length });
+    const taken = ROOM_IDS.filter((roomId) => !isFree(roomId, day, day + DAY_MS));
+    outlook.push({ date: isoDate(day), occupancy: taken.length / ROOM_IDS.length });
   }
   return { outlook };
-}
-
-const HANDLERS = {
-  'booking.query_availability': queryAvailability,
-  'booking.book_room': bookRoom,
-  'booking.fetch_booking': fetchBooking,
-  'booking.cancel_booking': cancelBooking,
-  'booking.occupancy_outlook': occupancyOutlook,
-};
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+});
 
 // The stay's two dates as UTC milliseconds; `invalid_dates` unless check-out comes after
 // check-in.
@@ -130,4 +125,4 @@ function isFree(roomId, checkIn, checkOut) {
   return true;
 }
 
-module.exports = { HANDLERS, MODULE_ID: 'booking-node', MODULE_VERSION: '0.1.0' };
+module.exports = app;
