@@ -1,9 +1,10 @@
 // The room-booking service: one function per endpoint of samples/booking/endpoints.
 //
-// A Handler decodes the call's input (already valid against the endpoint's input schema:
+// A handler decodes the request's input (already valid against the endpoint's input schema:
 // path parameters such as `room_id` are in it) and returns the response body: a value that
 // encodes to an object with every `[[endpoint.output]]` field of the endpoint. To answer with
-// a declared error, return an *EndpointError; any other error becomes `handler_exception`.
+// a declared error, return an *agtp.EndpointError; any other error becomes
+// `handler_exception`.
 //
 // The store is in memory, so bookings last as long as the process.
 package main
@@ -14,19 +15,18 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"agtpd.dev/agtp"
 )
 
-const (
-	moduleID      = "booking-go"
-	moduleVersion = "0.1.0"
-)
-
-var handlers = map[string]Handler{
-	"booking.query_availability": queryAvailability,
-	"booking.book_room":          bookRoom,
-	"booking.fetch_booking":      fetchBooking,
-	"booking.cancel_booking":     cancelBooking,
-	"booking.occupancy_outlook":  occupancyOutlook,
+func newApp() *agtp.Runtime {
+	app := agtp.NewRuntime(agtp.Info{Name: "booking-go", Version: "0.2.0"})
+	app.Handle("booking.query_availability", queryAvailability)
+	app.Handle("booking.book_room", bookRoom)
+	app.Handle("booking.fetch_booking", fetchBooking)
+	app.Handle("booking.cancel_booking", cancelBooking)
+	app.Handle("booking.occupancy_outlook", occupancyOutlook)
+	return app
 }
 
 type room struct {
@@ -50,7 +50,7 @@ type booking struct {
 	Status    string `json:"status"`
 }
 
-// The store; handlers run on several goroutines, one per connection.
+// The store; handlers run on several goroutines at once.
 var (
 	storeMu  sync.Mutex
 	bookings = map[string]*booking{}
@@ -62,13 +62,13 @@ type availableRoom struct {
 	NightlyRate float64 `json:"nightly_rate"`
 }
 
-func queryAvailability(ctx context.Context, call *Call) (interface{}, error) {
+func queryAvailability(ctx context.Context, req *agtp.Request) (any, error) {
 	var in struct {
 		CheckIn  string `json:"check_in"`
 		CheckOut string `json:"check_out"`
 		Guests   int    `json:"guests"`
 	}
-	if err := call.Decode(&in); err != nil {
+	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
 	checkIn, checkOut, err := stay(in.CheckIn, in.CheckOut)
@@ -87,17 +87,17 @@ func queryAvailability(ctx context.Context, call *Call) (interface{}, error) {
 		}
 	}
 	sort.Slice(free, func(i, j int) bool { return free[i].NightlyRate < free[j].NightlyRate })
-	return map[string]interface{}{"rooms": free}, nil
+	return map[string]any{"rooms": free}, nil
 }
 
-func bookRoom(ctx context.Context, call *Call) (interface{}, error) {
+func bookRoom(ctx context.Context, req *agtp.Request) (any, error) {
 	var in struct {
 		RoomID    string `json:"room_id"`
 		GuestName string `json:"guest_name"`
 		CheckIn   string `json:"check_in"`
 		CheckOut  string `json:"check_out"`
 	}
-	if err := call.Decode(&in); err != nil {
+	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
 	checkIn, checkOut, err := stay(in.CheckIn, in.CheckOut)
@@ -107,10 +107,10 @@ func bookRoom(ctx context.Context, call *Call) (interface{}, error) {
 	storeMu.Lock()
 	defer storeMu.Unlock()
 	if _, ok := rooms[in.RoomID]; !ok {
-		return nil, &EndpointError{Code: "room_unavailable", Message: "there is no room " + in.RoomID}
+		return nil, &agtp.EndpointError{Code: "room_unavailable", Message: "there is no room " + in.RoomID}
 	}
 	if !isFree(in.RoomID, checkIn, checkOut) {
-		return nil, &EndpointError{Code: "room_unavailable", Message: fmt.Sprintf("room %s is taken for those dates", in.RoomID)}
+		return nil, &agtp.EndpointError{Code: "room_unavailable", Message: fmt.Sprintf("room %s is taken for those dates", in.RoomID)}
 	}
 	id := fmt.Sprintf("bk-%04d", nextID)
 	nextID++
@@ -118,11 +118,11 @@ func bookRoom(ctx context.Context, call *Call) (interface{}, error) {
 	return map[string]string{"booking_id": id, "status": "confirmed"}, nil
 }
 
-func fetchBooking(ctx context.Context, call *Call) (interface{}, error) {
+func fetchBooking(ctx context.Context, req *agtp.Request) (any, error) {
 	var in struct {
 		BookingID string `json:"booking_id"`
 	}
-	if err := call.Decode(&in); err != nil {
+	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
 	if in.BookingID == "__raise__" {
@@ -134,24 +134,24 @@ func fetchBooking(ctx context.Context, call *Call) (interface{}, error) {
 	defer storeMu.Unlock()
 	b, ok := bookings[in.BookingID]
 	if !ok {
-		return nil, &EndpointError{Code: "booking_not_found", Message: "no booking " + in.BookingID}
+		return nil, &agtp.EndpointError{Code: "booking_not_found", Message: "no booking " + in.BookingID}
 	}
 	copied := *b
 	return &copied, nil
 }
 
-func cancelBooking(ctx context.Context, call *Call) (interface{}, error) {
+func cancelBooking(ctx context.Context, req *agtp.Request) (any, error) {
 	var in struct {
 		BookingID string `json:"booking_id"`
 	}
-	if err := call.Decode(&in); err != nil {
+	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
 	storeMu.Lock()
 	defer storeMu.Unlock()
 	b, ok := bookings[in.BookingID]
 	if !ok {
-		return nil, &EndpointError{Code: "booking_not_found", Message: "no booking " + in.BookingID}
+		return nil, &agtp.EndpointError{Code: "booking_not_found", Message: "no booking " + in.BookingID}
 	}
 	b.Status = "cancelled" // cancelling twice leaves it cancelled
 	return map[string]string{"booking_id": b.BookingID, "status": "cancelled"}, nil
@@ -162,11 +162,11 @@ type dayOutlook struct {
 	Occupancy float64 `json:"occupancy"`
 }
 
-func occupancyOutlook(ctx context.Context, call *Call) (interface{}, error) {
+func occupancyOutlook(ctx context.Context, req *agtp.Request) (any, error) {
 	var in struct {
 		Days int `json:"days"`
 	}
-	if err := call.Decode(&in); err != nil {
+	if err := req.Decode(&in); err != nil {
 		return nil, err
 	}
 	if in.Days == 0 {
@@ -193,7 +193,7 @@ func occupancyOutlook(ctx context.Context, call *Call) (interface{}, error) {
 		}
 		outlook[n] = dayOutlook{day.Format(dateLayout), float64(taken) / float64(len(rooms))}
 	}
-	return map[string]interface{}{"outlook": outlook}, nil
+	return map[string]any{"outlook": outlook}, nil
 }
 
 const dateLayout = "2006-01-02"
@@ -202,15 +202,15 @@ const dateLayout = "2006-01-02"
 func stay(checkIn, checkOut string) (time.Time, time.Time, error) {
 	in, err := time.Parse(dateLayout, checkIn)
 	if err != nil {
-		return in, in, &EndpointError{Code: "invalid_dates", Message: "not a date: " + checkIn}
+		return in, in, &agtp.EndpointError{Code: "invalid_dates", Message: "not a date: " + checkIn}
 	}
 	out, err := time.Parse(dateLayout, checkOut)
 	if err != nil {
-		return in, out, &EndpointError{Code: "invalid_dates", Message: "not a date: " + checkOut}
+		return in, out, &agtp.EndpointError{Code: "invalid_dates", Message: "not a date: " + checkOut}
 	}
 	if !out.After(in) {
-		return in, out, &EndpointError{Code: "invalid_dates", Message: "check_out must come after check_in",
-			Details: object{"check_in": checkIn, "check_out": checkOut}}
+		return in, out, &agtp.EndpointError{Code: "invalid_dates", Message: "check_out must come after check_in",
+			Details: map[string]any{"check_in": checkIn, "check_out": checkOut}}
 	}
 	return in, out, nil
 }

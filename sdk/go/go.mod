@@ -1,0 +1,3 @@
+module agtpd.dev/agtp
+
+go 1.19
