@@ -18,7 +18,8 @@ pub struct Head<T> {
     pub message: T,
     /// The body length announced by Content-Length (0 when absent).
     pub content_length: u64,
-    /// Bytes of input the head occupied, final blank line included.
+    /// Bytes of input the head occupied, final blank line included (and an ignored empty
+    /// line before it).
     pub len: usize,
 }
 
@@ -42,6 +43,15 @@ impl RequestParser {
     /// yet; call again with the same bytes plus more. After `Ok(Some(_))` the parser is
     /// ready for the next head, which starts at `head.len` plus the body.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<Head<Request>>, WireError> {
+        // One empty line before the request line is ignored (RFC 9112 §2.2): some clients
+        // send a CRLF after a body. The first bytes never change between calls on one
+        // buffer, so neither does `skip`.
+        let skip = match buf {
+            [b'\r', b'\n', ..] => 2,
+            [b'\r'] => return Ok(None),
+            _ => 0,
+        };
+        let buf = &buf[skip..];
         let Some(len) = self.scan.advance(buf, &self.limits)? else {
             return Ok(None);
         };
@@ -60,7 +70,7 @@ impl RequestParser {
         Ok(Some(Head {
             message: request,
             content_length,
-            len,
+            len: skip + len,
         }))
     }
 }

@@ -12,6 +12,9 @@
 //! [modules.cache.endpoints."QUERY /rooms/{room_id}"]
 //! ttl = "30s"
 //! agent_scoped = true
+//!
+//! [modules.cache.endpoints."BOOK /rooms/{room_id}"]
+//! invalidates = ["/rooms/availability"]   # besides the call's own path
 //! ```
 
 use std::collections::BTreeMap;
@@ -59,6 +62,11 @@ pub struct EndpointSettings {
     /// (agents share the answers of the same method, path and input).
     #[serde(default)]
     pub agent_scoped: bool,
+    /// Concrete paths whose entries a call to this endpoint purges, besides its own
+    /// path: what it changes elsewhere (a booking changes the availability). Only for
+    /// endpoints that are not informational.
+    #[serde(default)]
+    pub invalidates: Vec<String>,
 }
 
 fn default_max_entries() -> usize {
@@ -117,6 +125,16 @@ impl CacheConfig {
             endpoint_key(key).map_err(|e| format!("`endpoints.\"{key}\"`: {e}"))?;
             if settings.ttl.is_some_and(|ttl| ttl.is_zero()) {
                 return Err(format!("`endpoints.\"{key}\".ttl` must be more than 0"));
+            }
+            if let Some(path) = settings
+                .invalidates
+                .iter()
+                .find(|p| !p.starts_with('/') || p.contains(['{', '}', '?', ' ']))
+            {
+                return Err(format!(
+                    "`endpoints.\"{key}\".invalidates`: `{path}` is not a concrete path \
+                     (it starts with `/` and has no template, query or spaces)"
+                ));
             }
         }
         Ok(())

@@ -5,15 +5,16 @@
 //! or another module).
 //!
 //! # What it does
-//! - **Cached**: 2xx answers of routed endpoints with `impact = "informational"`, or
-//!   `"reversible"` with `is_idempotent = true`. Errors are never stored.
+//! - **Cached**: 2xx answers of routed endpoints with `impact = "informational"`.
+//!   Errors are never stored; idempotent is not safe, so nothing else is cached.
 //! - **Key**: the routed method, the concrete path, the validated input in canonical form
 //!   (sorted object keys), and the agent for endpoints configured `agent_scoped`.
 //! - **Store**: an LRU bounded by `max_entries` and `max_bytes`; each entry expires a
 //!   fixed TTL after insertion (hits never extend it); `max_entries = 0` disables it.
 //! - **Single-flight**: identical misses in flight make one handler call (`flight`).
-//! - **Invalidation**: a call to an `irreversible` or non-idempotent endpoint purges the
-//!   entries of its concrete path, before and after its handler runs.
+//! - **Invalidation**: a call to an endpoint that is not informational purges the
+//!   entries of its concrete path and of the paths its settings list in `invalidates`,
+//!   before and after its handler runs.
 //! - Every answer it handles carries `Cache-Status` (the values are listed in `status`);
 //!   counters and gauges come out of `Module::metrics`.
 //!

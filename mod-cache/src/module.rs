@@ -1,13 +1,13 @@
 //! [`CacheModule`]: the `on_request` / `on_response` hooks.
 //!
-//! - `on_request`, for a routed endpoint: a cacheable one (`impact = informational`, or
-//!   `reversible` and idempotent) is looked up; a fresh entry answers at once
-//!   (`Flow::Respond`), otherwise the miss leads or follows a flight (see `flight`). A
-//!   non-idempotent one (`irreversible`, or `reversible` and not idempotent) purges its
-//!   concrete path's entries.
+//! - `on_request`, for a routed endpoint: an informational one is looked up; a fresh
+//!   entry answers at once (`Flow::Respond`), otherwise the miss leads or follows a
+//!   flight (see `flight`). Any other one (reversible or irreversible, idempotent or not:
+//!   idempotent is not safe) purges the entries of its concrete path and of the paths its
+//!   settings say it `invalidates`.
 //! - `on_response`: a leader's 2xx answer within `max_body` is stored with its fixed TTL;
-//!   a non-idempotent call purges its path again (what was read while it ran may be
-//!   stale; flights in progress on the path are marked and will not store). Every
+//!   a call that is not informational purges its paths again (what was read while it ran
+//!   may be stale; flights in progress on them are marked and will not store). Every
 //!   answer gets its `Cache-Status`.
 
 use std::collections::HashMap;
@@ -43,8 +43,8 @@ pub struct CacheModule {
 enum Exchange {
     Disabled,
     Bypass,
-    /// A non-idempotent call on this concrete path.
-    Invalidating(String),
+    /// A call that is not informational: the concrete paths it purges.
+    Invalidating(Vec<String>),
     Miss(Miss),
 }
 
@@ -55,19 +55,10 @@ struct Miss {
     leader: Option<Leader>,
 }
 
-/// How the endpoint's semantic block lets the cache treat it.
-enum Class {
-    Cacheable,
-    Invalidating,
-    Neither,
-}
-
-fn classify(endpoint: &EndpointFacts) -> Class {
-    match (endpoint.impact.as_str(), endpoint.idempotent) {
-        ("informational", _) | ("reversible", true) => Class::Cacheable,
-        ("reversible", false) | ("irreversible", _) => Class::Invalidating,
-        _ => Class::Neither,
-    }
+/// Only an informational endpoint's answers may be replayed: anything else may change
+/// state, even when repeating it is harmless (idempotent).
+fn cacheable(endpoint: &EndpointFacts) -> bool {
+    endpoint.impact == "informational"
 }
 
 impl CacheModule {
@@ -89,11 +80,23 @@ impl CacheModule {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn settings(&self, endpoint: &EndpointFacts) -> Option<&EndpointSettings> {
+        self.endpoints
+            .get(&format!("{} {}", endpoint.method, endpoint.path))
+    }
+
+    /// The concrete paths a call to `endpoint` that is not informational purges.
+    fn invalidated(&self, endpoint: &EndpointFacts) -> Vec<String> {
+        let mut paths = vec![endpoint.request_path.clone()];
+        if let Some(settings) = self.settings(endpoint) {
+            paths.extend(settings.invalidates.iter().cloned());
+        }
+        paths
+    }
+
     /// The key and TTL of a request to a cacheable `endpoint`.
     fn key(&self, endpoint: &EndpointFacts, cx: &Cx) -> (Arc<Key>, Duration) {
-        let settings = self
-            .endpoints
-            .get(&format!("{} {}", endpoint.method, endpoint.path));
+        let settings = self.settings(endpoint);
         let ttl = settings.and_then(|s| s.ttl).unwrap_or(self.ttl);
         let agent = match settings {
             Some(s) if s.agent_scoped => cx.agent_id.as_deref(),
@@ -178,11 +181,14 @@ impl CacheModule {
         }
     }
 
-    /// Purges `path`'s entries and marks its flights in progress.
-    fn invalidate(&self, path: &str) {
+    /// Purges the entries of `paths` and marks their flights in progress.
+    fn invalidate(&self, paths: &[String]) {
         let mut store = self.lock();
-        let n_purged = store.purge_path(path);
-        self.flights.invalidate_path(path);
+        let mut n_purged = 0;
+        for path in paths {
+            n_purged += store.purge_path(path);
+            self.flights.invalidate_path(path);
+        }
         drop(store);
         add(&self.counters.invalidations, n_purged as u64);
     }
@@ -209,20 +215,16 @@ impl Module for CacheModule {
         let exchange = if !self.enabled {
             Exchange::Disabled
         } else {
-            match classify(endpoint) {
-                Class::Neither => Exchange::Bypass,
-                Class::Invalidating => {
-                    let path = endpoint.request_path.clone();
-                    self.invalidate(&path);
-                    Exchange::Invalidating(path)
+            if cacheable(endpoint) {
+                let (key, ttl) = self.key(endpoint, cx);
+                match self.serve(key, ttl).await {
+                    Ok(response) => return Ok(Flow::Respond(response)),
+                    Err(miss) => Exchange::Miss(miss),
                 }
-                Class::Cacheable => {
-                    let (key, ttl) = self.key(endpoint, cx);
-                    match self.serve(key, ttl).await {
-                        Ok(response) => return Ok(Flow::Respond(response)),
-                        Err(miss) => Exchange::Miss(miss),
-                    }
-                }
+            } else {
+                let paths = self.invalidated(endpoint);
+                self.invalidate(&paths);
+                Exchange::Invalidating(paths)
             }
         };
         cx.extensions_mut().insert(exchange);
@@ -236,8 +238,8 @@ impl Module for CacheModule {
         let status = match exchange {
             Exchange::Disabled => CacheStatus::Disabled,
             Exchange::Bypass => CacheStatus::Bypass,
-            Exchange::Invalidating(path) => {
-                self.invalidate(&path);
+            Exchange::Invalidating(paths) => {
+                self.invalidate(&paths);
                 CacheStatus::Bypass
             }
             Exchange::Miss(miss) => self.conclude(miss, response),

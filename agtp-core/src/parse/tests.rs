@@ -31,6 +31,29 @@ fn parse_err(raw: &str) -> WireError {
 type LineCase<'a> = (&'a str, &'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
 
 #[test]
+fn one_empty_line_before_the_request_line_is_ignored_and_two_are_not() {
+    assert_eq!(
+        parse_ok("\r\nAGTP/1.0 QUERY /a\r\n\r\n").path.as_deref(),
+        Some("/a")
+    );
+    // A bare LF is no more an empty line here than at the end of a head.
+    assert!(parse("\nAGTP/1.0 QUERY /a\r\n\r\n").is_err());
+    assert!(
+        parse("\r").unwrap().is_none(),
+        "a lone CR may still become CRLF"
+    );
+    assert!(parse("\r\n").unwrap().is_none());
+    assert!(parse("\r\n\r\nAGTP/1.0 QUERY /a\r\n\r\n").is_err());
+    // Fed a byte at a time, as a slow client sends it.
+    let raw = b"\r\nAGTP/1.0 QUERY /a\r\nContent-Length: 0\r\n\r\n";
+    let mut parser = RequestParser::new(Limits::default());
+    for end in 1..raw.len() {
+        assert!(parser.parse(&raw[..end]).unwrap().is_none(), "{end}");
+    }
+    assert_eq!(parser.parse(raw).unwrap().unwrap().len, raw.len());
+}
+
+#[test]
 fn valid_request_lines_parse() {
     let cases: &[LineCase<'_>] = &[
         ("AGTP/1.0 DISCOVER\r\n\r\n", "DISCOVER", None, &[]),
@@ -108,7 +131,10 @@ fn invalid_request_lines_are_refused_with_a_precise_error() {
         ("AGTP/1.0 QUERY /a\n\r\n", "bare-line-ending"),
         ("AGTP/1.0 QUERY /a\r\n\n", "bare-line-ending"),
         ("AGTP/1.0 QUERY\r/a\r\n\r\n", "bare-line-ending"),
-        ("\r\nAGTP/1.0 QUERY /a\r\n\r\n", "malformed-request-line"),
+        (
+            "\r\n\r\nAGTP/1.0 QUERY /a\r\n\r\n",
+            "malformed-request-line",
+        ),
     ];
     for (raw, code) in cases {
         assert_eq!(parse_err(raw).code(), *code, "{raw:?}");

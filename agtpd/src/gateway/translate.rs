@@ -185,12 +185,17 @@ pub(crate) fn refusal(error: GatewayError, endpoint: &Endpoint, pool: &str) -> R
     let label = format!("{} {}", endpoint.method(), endpoint.path());
     let mut retry_after = false;
     let error = match error {
-        GatewayError::Unavailable => AgtpError::new(
-            Status::UNAVAILABLE,
-            "runtime-unavailable",
-            format!("no runtime is connected for pool `{pool}`"),
-        )
-        .with_detail("pool", pool),
+        // A runtime that is (re)starting connects within seconds; without the header,
+        // closed-loop clients retry at once, thousands of times a second.
+        GatewayError::Unavailable => {
+            retry_after = true;
+            AgtpError::new(
+                Status::UNAVAILABLE,
+                "runtime-unavailable",
+                format!("no runtime is connected for pool `{pool}`"),
+            )
+            .with_detail("pool", pool)
+        }
         GatewayError::Busy => {
             retry_after = true;
             AgtpError::new(

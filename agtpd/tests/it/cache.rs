@@ -194,7 +194,7 @@ async fn errors_are_never_cached() {
 }
 
 #[tokio::test]
-async fn only_endpoints_whose_semantics_allow_it_are_cached() {
+async fn only_informational_endpoints_are_cached_and_idempotent_is_not_enough() {
     let endpoints = [
         Endpoint {
             method: "BOOK",
@@ -208,15 +208,20 @@ async fn only_endpoints_whose_semantics_allow_it_are_cached() {
             idempotent: false,
             ..Endpoint::query("/drafts")
         },
+        // Like the booking sample's CANCEL: repeating it is harmless, replaying it is not.
         Endpoint {
             method: "FETCH",
             impact: "reversible",
             idempotent: true,
-            ..Endpoint::query("/notes")
+            ..Endpoint::query("/bookings/b-1")
         },
     ];
     let cache = Cached::start(&endpoints, json!({}), 1).await;
-    for (method, path) in [("BOOK", "/reservations"), ("FETCH", "/drafts")] {
+    for (method, path) in [
+        ("BOOK", "/reservations"),
+        ("FETCH", "/drafts"),
+        ("FETCH", "/bookings/b-1"),
+    ] {
         for _ in 0..2 {
             let answer = cache.call_as(AGENT, method, path, "{}").await;
             assert_eq!(answer.status.code(), 200);
@@ -227,11 +232,38 @@ async fn only_endpoints_whose_semantics_allow_it_are_cached() {
             );
         }
     }
+    assert_eq!(cache.calls(), 6, "every call reached the handler");
+}
+
+#[tokio::test]
+async fn a_call_purges_the_paths_its_endpoint_says_it_invalidates() {
+    let endpoints = [
+        Endpoint::query("/rooms/availability"),
+        Endpoint::query("/bookings/b-1"),
+        Endpoint {
+            method: "BOOK",
+            impact: "irreversible",
+            idempotent: false,
+            ..Endpoint::query("/rooms/101")
+        },
+    ];
+    let table = json!({"endpoints": {"BOOK /rooms/101": {"invalidates": ["/rooms/availability"]}}});
+    let cache = Cached::start(&endpoints, table, 1).await;
+    for path in ["/rooms/availability", "/bookings/b-1"] {
+        assert_eq!(cache_status(&cache.query(path, "{}").await), STORED_300);
+    }
+    let booked = cache.call_as(AGENT, "BOOK", "/rooms/101", "{}").await;
+    assert_eq!(booked.status.code(), 200);
+    assert_eq!(
+        cache_status(&cache.query("/rooms/availability", "{}").await),
+        STORED_300,
+        "the availability was purged by the booking"
+    );
+    assert!(
+        is_hit(&cache.query("/bookings/b-1", "{}").await),
+        "a path not listed stays"
+    );
     assert_eq!(cache.calls(), 4);
-    let notes = || cache.call_as(AGENT, "FETCH", "/notes", "{}");
-    assert_eq!(cache_status(&notes().await), STORED_300);
-    assert!(is_hit(&notes().await));
-    assert_eq!(cache.calls(), 5);
 }
 
 #[tokio::test]

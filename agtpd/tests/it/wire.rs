@@ -25,6 +25,22 @@ async fn every_response_carries_server_id_and_a_fresh_response_id() {
 }
 
 #[tokio::test]
+async fn an_empty_line_before_a_request_is_ignored_after_a_body_and_between_requests() {
+    let server = TestDaemon::start(Config::default()).await;
+    let mut client = server.client().await;
+    let with_body = "AGTP/1.0 DISCOVER /methods\r\nContent-Length: 2\r\n\r\n{}\r\n";
+    assert_eq!(client.exchange(with_body).await.status, Status::OK);
+    let after = client.exchange(QUERY).await;
+    assert_eq!(
+        after.status,
+        Status::OK,
+        "the CRLF after the body was ignored"
+    );
+    let response = client.exchange(format!("\r\n{QUERY}")).await;
+    assert_eq!(response.status, Status::OK);
+}
+
+#[tokio::test]
 async fn task_id_and_request_id_are_echoed_only_when_sent() {
     let server = TestDaemon::start(Config::default()).await;
     let mut client = server.client().await;

@@ -47,7 +47,7 @@ async fn a_reply_passes_with_its_status_body_and_only_the_safe_headers() {
 }
 
 #[tokio::test]
-async fn no_connection_in_the_pool_is_503_runtime_unavailable_at_once() {
+async fn no_connection_in_the_pool_is_503_runtime_unavailable_at_once_with_retry_after() {
     let site = Site::new(&[Endpoint::query("/things")]);
     let server = site.serve(site.config()).await;
     let started = Instant::now();
@@ -56,6 +56,7 @@ async fn no_connection_in_the_pool_is_503_runtime_unavailable_at_once() {
         status_and_code(&response),
         (503, "runtime-unavailable".into())
     );
+    assert_eq!(response.headers.get("Retry-After"), Some("1"));
     assert!(started.elapsed() < Duration::from_secs(1), "no queue wait");
     assert_eq!(pool(&server, "default").n_rejected_unavailable, 1);
 }
