@@ -42,7 +42,6 @@ pub struct CacheModule {
 /// hit leaves nothing: its answer already carries its `Cache-Status`.
 enum Exchange {
     Disabled,
-    Bypass,
     /// A call that is not informational: the concrete paths it purges.
     Invalidating(Vec<String>),
     Miss(Miss),
@@ -237,7 +236,6 @@ impl Module for CacheModule {
         };
         let status = match exchange {
             Exchange::Disabled => CacheStatus::Disabled,
-            Exchange::Bypass => CacheStatus::Bypass,
             Exchange::Invalidating(paths) => {
                 self.invalidate(&paths);
                 CacheStatus::Bypass
