@@ -167,9 +167,11 @@ step "docker: a runtime as $USER_SPEC serves through the gateway socket in /run/
 socket=$root$(sed -n 's/^gateway_socket = "\(.*\)"$/\1/p' "$root/etc/agtpd/agtpd.toml")
 check "the gateway socket is in a VOLUME directory" \
     test -S "$socket" -a -n "$(printf '%s\n' "${VOLUMES[@]}" | grep -x "$(dirname "${socket#"$root"}")")"
-# As compose runs it: the sample mounted read-only, the image's uid, no other group.
+# As compose runs it: the sample and the SDK mounted read-only, the image's uid, no
+# other group.
 cp -r samples/booking/python "$work/app"
-AGTP_GATEWAY_SOCKET=$socket AGTP_POOL=default setpriv --reuid "$uid" --regid "$gid" \
+cp -r sdk/python/src "$work/sdk"
+PYTHONPATH=$work/sdk AGTP_GATEWAY_SOCKET=$socket AGTP_POOL=default setpriv --reuid "$uid" --regid "$gid" \
     --clear-groups -- /usr/bin/python3 "$work/app/runtime.py" >"$work/runtime.log" 2>&1 &
 runtime=$!
 agent=$(sed -n 's/.*"agent_id": "\([0-9a-f]*\)".*/\1/p' samples/booking/agents/booking.agent.json)

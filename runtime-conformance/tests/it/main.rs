@@ -37,19 +37,18 @@ fn text(path: &Path) -> String {
 }
 
 /// Every check passes, except `messagepack` for a runtime that speaks JSON only.
+/// Every check passes; `messagepack` may also be skipped: the samples' SDKs speak it only
+/// when a MessagePack library can be loaded (`msgpack` for Python, `@msgpack/msgpack` for
+/// Node.js), and the Go SDK speaks JSON only.
 fn assert_conforms(report: &Report) {
-    assert_conforms_with(report, Status::Skip);
-}
-
-fn assert_conforms_with(report: &Report, messagepack: Status) {
     let report_text = report.to_text();
     println!("{report_text}"); // shown with --nocapture
     for check in &report.checks {
-        let wanted = match check.id {
-            "messagepack" => messagepack,
-            _ => Status::Pass,
+        let passed = match check.id {
+            "messagepack" => matches!(check.status, Status::Pass | Status::Skip),
+            _ => check.status == Status::Pass,
         };
-        assert_eq!(check.status, wanted, "check `{}`:\n{report_text}", check.id);
+        assert!(passed, "check `{}`:\n{report_text}", check.id);
     }
     assert_eq!(report.exit_code(), 0, "{report_text}");
 }

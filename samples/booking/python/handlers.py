@@ -1,22 +1,22 @@
-"""The room-booking service: one function per endpoint of samples/booking/endpoints.
+"""The room-booking service: one handler per endpoint of samples/booking/endpoints, on the
+Python SDK in sdk/python. `runtime.py` beside this file starts it.
 
 A handler takes the call's input (a dict, already valid against the endpoint's input schema:
 path parameters such as `room_id` are in it) and a `Context`, and returns the response body:
 a dict with every `[[endpoint.output]]` field of the endpoint. To answer with a declared
 error, raise `EndpointError(code, message)`; anything else raised becomes `handler_exception`.
 
-The store is in memory, so bookings last as long as the process.
+The handlers are `async def`, so they all run on the event loop, one step at a time: the
+store needs no lock. It is in memory, so bookings last as long as the process.
 """
 
+import asyncio
 import datetime
 import itertools
-import threading
-import time
 
-from runtime import EndpointError
+from agtp_runtime import EndpointError, Runtime
 
-MODULE_ID = "booking-python"
-MODULE_VERSION = "0.1.0"
+app = Runtime(name="booking-python", version="0.2.0")
 
 ROOMS = {
     "101": {"capacity": 2, "nightly_rate": 120.0},
@@ -26,83 +26,73 @@ ROOMS = {
 }
 bookings = {}  # booking_id -> booking
 next_number = itertools.count(1)
-store_lock = threading.Lock()  # handlers run on several threads, one per connection
 
 
-def query_availability(params, ctx):
+@app.handler("booking.query_availability")
+async def query_availability(params, ctx):
     check_in, check_out = stay(params)
     guests = params.get("guests", 1)
-    with store_lock:
-        free = [room_id for room_id, room in ROOMS.items()
-                if room["capacity"] >= guests and is_free(room_id, check_in, check_out)]
+    free = [room_id for room_id, room in ROOMS.items()
+            if room["capacity"] >= guests and is_free(room_id, check_in, check_out)]
     rooms = [{"room_id": r, "nightly_rate": ROOMS[r]["nightly_rate"]} for r in free]
     return {"rooms": sorted(rooms, key=lambda room: room["nightly_rate"])}
 
 
-def book_room(params, ctx):
+@app.handler("booking.book_room")
+async def book_room(params, ctx):
     check_in, check_out = stay(params)
     room_id = params["room_id"]
-    with store_lock:
-        if room_id not in ROOMS:
-            raise EndpointError("room_unavailable", f"there is no room {room_id}")
-        if not is_free(room_id, check_in, check_out):
-            raise EndpointError("room_unavailable", f"room {room_id} is taken for those dates")
-        booking_id = f"bk-{next(next_number):04d}"
-        bookings[booking_id] = {
-            "booking_id": booking_id,
-            "room_id": room_id,
-            "guest_name": params["guest_name"],
-            "check_in": check_in.isoformat(),
-            "check_out": check_out.isoformat(),
-            "status": "confirmed",
-        }
+    if room_id not in ROOMS:
+        raise EndpointError("room_unavailable", f"there is no room {room_id}")
+    if not is_free(room_id, check_in, check_out):
+        raise EndpointError("room_unavailable", f"room {room_id} is taken for those dates")
+    booking_id = f"bk-{next(next_number):04d}"
+    bookings[booking_id] = {
+        "booking_id": booking_id,
+        "room_id": room_id,
+        "guest_name": params["guest_name"],
+        "check_in": check_in.isoformat(),
+        "check_out": check_out.isoformat(),
+        "status": "confirmed",
+    }
     return {"booking_id": booking_id, "status": "confirmed"}
 
 
-def fetch_booking(params, ctx):
+@app.handler("booking.fetch_booking")
+async def fetch_booking(params, ctx):
     booking_id = params["booking_id"]
     if booking_id == "__raise__":
         # The conformance convention (samples/booking/README.md): this id makes the handler
         # fail unexpectedly, so `agtpd conformance` can watch the runtime report it.
         raise RuntimeError("conformance: `__raise__` asks this handler to fail")
-    with store_lock:
-        booking = bookings.get(booking_id)
-        if booking is None:
-            raise EndpointError("booking_not_found", f"no booking {booking_id}")
-        return dict(booking)
+    booking = bookings.get(booking_id)
+    if booking is None:
+        raise EndpointError("booking_not_found", f"no booking {booking_id}")
+    return dict(booking)
 
 
-def cancel_booking(params, ctx):
+@app.handler("booking.cancel_booking")
+async def cancel_booking(params, ctx):
     booking_id = params["booking_id"]
-    with store_lock:
-        booking = bookings.get(booking_id)
-        if booking is None:
-            raise EndpointError("booking_not_found", f"no booking {booking_id}")
-        booking["status"] = "cancelled"  # cancelling twice leaves it cancelled
+    booking = bookings.get(booking_id)
+    if booking is None:
+        raise EndpointError("booking_not_found", f"no booking {booking_id}")
+    booking["status"] = "cancelled"  # cancelling twice leaves it cancelled
     return {"booking_id": booking_id, "status": "cancelled"}
 
 
-def occupancy_outlook(params, ctx):
+@app.handler("booking.occupancy_outlook")
+async def occupancy_outlook(params, ctx):
     # Slow on purpose: the endpoint's timeout is 2 s, so the daemon answers the agent
-    # 504 handler-timeout and this answer is dropped.
-    time.sleep(5)
+    # 504 handler-timeout; the SDK cancels this task at the deadline.
+    await asyncio.sleep(5)
     today = datetime.date.today()
     days = [today + datetime.timedelta(days=n) for n in range(params.get("days", 7))]
-    with store_lock:
-        outlook = [{"date": day.isoformat(),
-                    "occupancy": sum(not is_free(r, day, day + datetime.timedelta(days=1))
-                                     for r in ROOMS) / len(ROOMS)}
-                   for day in days]
+    outlook = [{"date": day.isoformat(),
+                "occupancy": sum(not is_free(r, day, day + datetime.timedelta(days=1))
+                                 for r in ROOMS) / len(ROOMS)}
+               for day in days]
     return {"outlook": outlook}
-
-
-HANDLERS = {
-    "booking.query_availability": query_availability,
-    "booking.book_room": book_room,
-    "booking.fetch_booking": fetch_booking,
-    "booking.cancel_booking": cancel_booking,
-    "booking.occupancy_outlook": occupancy_outlook,
-}
 
 
 def stay(params):
@@ -119,7 +109,7 @@ def stay(params):
 
 
 def is_free(room_id, check_in, check_out):
-    """Whether no confirmed booking of the room overlaps [check_in, check_out). Hold the lock."""
+    """Whether no confirmed booking of the room overlaps [check_in, check_out)."""
     return not any(b["room_id"] == room_id and b["status"] == "confirmed"
                    and datetime.date.fromisoformat(b["check_in"]) < check_out
                    and check_in < datetime.date.fromisoformat(b["check_out"])
