@@ -42,7 +42,8 @@ pub struct AuditConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FsyncPolicy {
-    /// After every batch the writer appends; no record waits for a later one.
+    /// After every batch the writer appends, and each exchange's answer is written only
+    /// once its record is synced (durable: a crash loses no answered exchange).
     Always,
     /// Every `fsync_interval`, when something was appended.
     #[default]

@@ -75,10 +75,17 @@
 //! `on_complete` never touches the disk: it queues the record (waiting only while the
 //! [`QUEUE_CAPACITY`]-record queue is full — backpressure, never a silent drop). The
 //! writer appends each line with one `write` (a failed write is cut back and retried, so
-//! earlier lines are never damaged) and syncs per `fsync`: `always` (after every batch),
-//! `interval` (at most `fsync_interval` ≤ 1 s of appended lines lost on power failure),
-//! `never`. Rotation and shutdown always sync. A process crash loses only records still
-//! queued; the next start reports and marks it (see `recover`).
+//! earlier lines are never damaged) and syncs per `fsync`:
+//! - `always`: durable. After every batch, and `on_complete` waits for its record's sync,
+//!   so no answer is written before its record is on disk: a crash or power failure
+//!   loses no answered exchange (one sync serves every exchange waiting in the batch);
+//! - `interval` (the default): a process crash loses the records still queued (at most
+//!   [`QUEUE_CAPACITY`], already answered); a power failure also loses up to
+//!   `fsync_interval` (≤ 1 s) of appended lines;
+//! - `never`: as `interval` for a crash; on power failure whatever the OS had not written.
+//!
+//! Rotation and shutdown always sync. The next start reports and marks a crash's unsealed
+//! tail (see `recover`).
 //!
 //! # Files
 //! Rotation by size renames `path` to `path.YYYYMMDDTHHMMSSZ` (`-N` when taken); after

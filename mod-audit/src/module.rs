@@ -4,7 +4,9 @@
 //!
 //! Backpressure, not loss: when the queue is full, `on_complete` waits for room (the
 //! response is written after `on_complete` returns, so a stalled disk stalls responses
-//! rather than letting exchanges go unrecorded). A record is lost only if the writer is
+//! rather than letting exchanges go unrecorded). With `fsync = "always"` it also waits
+//! for the writer to sync the record (one sync for every record of a batch): no answer
+//! leaves before its record is on disk, so a crash loses none that was answered. A record is lost only if the writer is
 //! gone (it failed to start or the module is being dropped); each loss is counted
 //! ([`AuditModule::n_lost`]) and logged with `tracing::error!`.
 //!
@@ -25,7 +27,7 @@ use agtp_core::module::{Completion, MetricKind, Module, ModuleMetric, Signer};
 
 use crate::attribution::{Attribution, MAX_AGENT_HEADS};
 use crate::capture::{agent_of, record_body};
-use crate::config::AuditConfig;
+use crate::config::{AuditConfig, FsyncPolicy};
 use crate::files::timestamp;
 use crate::recover::open_log;
 use crate::writer::{Msg, Shared, Writer};
@@ -58,6 +60,8 @@ pub struct AuditModule {
     shared: Arc<Shared>,
     writer: Option<JoinHandle<()>>,
     include_bodies: bool,
+    /// `fsync = "always"`: `on_complete` returns once its record is synced.
+    durable: bool,
     attribution: Option<Attribution>,
     waiting: AtomicBool,
 }
@@ -87,6 +91,7 @@ impl AuditModule {
             .attribution_headers
             .then(|| Attribution::new(Arc::clone(&signer), server_id, recovered.heads));
         let include_bodies = config.include_bodies;
+        let durable = config.fsync == FsyncPolicy::Always;
         let writer = Writer {
             config,
             server_id: server_id.to_owned(),
@@ -105,6 +110,7 @@ impl AuditModule {
             shared,
             writer: Some(handle),
             include_bodies,
+            durable,
             attribution,
             waiting: AtomicBool::new(false),
         })
@@ -130,26 +136,37 @@ impl AuditModule {
         self.shared.n_lost.load(Ordering::Relaxed)
     }
 
+    /// Hands `body` to the writer; with `fsync = "always"`, returns only once it is
+    /// synced, so that the answer it records is written after it.
     async fn enqueue(&self, body: Map<String, Value>) {
         let Some(tx) = &self.tx else {
             return self.lost();
         };
-        let msg = match tx.try_send(Msg::Record(body)) {
-            Ok(()) => {
-                self.waiting.store(false, Ordering::Relaxed);
-                return;
+        let (synced, on_disk) = match self.durable {
+            true => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
             }
-            Err(TrySendError::Closed(_)) => return self.lost(),
-            Err(TrySendError::Full(msg)) => msg,
+            false => (None, None),
         };
-        if !self.waiting.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                capacity = QUEUE_CAPACITY,
-                "audit queue full; exchanges wait for the writer"
-            );
+        match tx.try_send(Msg::Record { body, synced }) {
+            Ok(()) => self.waiting.store(false, Ordering::Relaxed),
+            Err(TrySendError::Closed(_)) => return self.lost(),
+            Err(TrySendError::Full(msg)) => {
+                if !self.waiting.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        capacity = QUEUE_CAPACITY,
+                        "audit queue full; exchanges wait for the writer"
+                    );
+                }
+                if tx.send(msg).await.is_err() {
+                    return self.lost();
+                }
+            }
         }
-        if tx.send(msg).await.is_err() {
-            self.lost();
+        // A writer that gave up on the record at shutdown counted it as lost.
+        if let Some(on_disk) = on_disk {
+            let _ = on_disk.await;
         }
     }
 

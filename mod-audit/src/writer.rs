@@ -34,8 +34,12 @@ const SHUTDOWN_ATTEMPTS: u32 = 5;
 
 /// What `on_complete` and the module hand to the writer.
 pub(crate) enum Msg {
-    /// A record body (without chain fields).
-    Record(Map<String, Value>),
+    /// A record body (without chain fields), and with `fsync = "always"` whom to tell once
+    /// it is synced.
+    Record {
+        body: Map<String, Value>,
+        synced: Option<oneshot::Sender<()>>,
+    },
     /// Sync, then answer: everything queued before is on disk.
     Flush(oneshot::Sender<()>),
 }
@@ -80,16 +84,21 @@ impl Writer {
                 () = shared.reopen.notified() => self.reopen().await,
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
-                    let mut more = self.handle(msg).await;
+                    // Group commit: every record of the batch waits for one sync.
+                    let mut synced = Vec::new();
+                    let mut more = self.handle(msg, &mut synced).await;
                     for _ in 1..BATCH {
                         if !more {
                             break;
                         }
                         let Ok(msg) = rx.try_recv() else { break };
-                        more = self.handle(msg).await;
+                        more = self.handle(msg, &mut synced).await;
                     }
                     if self.config.fsync == FsyncPolicy::Always {
                         self.sync();
+                    }
+                    for waiter in synced {
+                        let _ = waiter.send(());
                     }
                 }
                 () = tick(&mut fsync_tick) => self.sync(),
@@ -104,12 +113,17 @@ impl Writer {
         self.sync();
     }
 
-    /// Handles one message; returns false after a flush, which ends the batch so that a
-    /// reopen requested after it is handled before anything queued later.
-    async fn handle(&mut self, msg: Msg) -> bool {
+    /// Handles one message, keeping its waiter in `synced`; returns false after a flush,
+    /// which ends the batch so that a reopen requested after it is handled before anything
+    /// queued later.
+    async fn handle(&mut self, msg: Msg, synced: &mut Vec<oneshot::Sender<()>>) -> bool {
         match msg {
-            Msg::Record(body) => {
+            Msg::Record {
+                body,
+                synced: waiter,
+            } => {
                 self.write_record(body).await;
+                synced.extend(waiter);
                 true
             }
             Msg::Flush(done) => {
