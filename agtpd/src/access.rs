@@ -23,15 +23,38 @@ pub(crate) struct Trace {
     pub(crate) modules: Duration,
 }
 
-/// Logs and counts one exchange. `request` is `None` when the request could not be parsed.
+/// What answering a request fills in as it goes: the modules' context (agent, endpoint,
+/// input, attribution extra) and where the time went.
+pub(crate) struct Progress<'a> {
+    pub(crate) cx: &'a mut Cx,
+    pub(crate) trace: &'a mut Trace,
+}
+
+/// One answered exchange, as the access line and the metrics see it.
+pub(crate) struct Exchange<'a> {
+    /// `None` when the request could not be parsed.
+    pub(crate) request: Option<&'a Request>,
+    pub(crate) response: &'a Response,
+    pub(crate) cx: &'a Cx,
+    pub(crate) trace: &'a Trace,
+    /// When the request's first byte arrived.
+    pub(crate) started: Instant,
+}
+
+/// Logs and counts one exchange; `last` keeps the connection's last metric labels.
 pub(crate) fn finish(
     settings: &Settings,
     peer: SocketAddr,
-    (request, response): (Option<&Request>, &Response),
-    cx: &Cx,
-    trace: &Trace,
-    (started, last): (Instant, &mut LastLabels),
+    exchange: Exchange<'_>,
+    last: &mut LastLabels,
 ) {
+    let Exchange {
+        request,
+        response,
+        cx,
+        trace,
+        started,
+    } = exchange;
     let elapsed = started.elapsed();
     let (method, path, agent) = match request {
         Some(r) => (

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::access::Trace;
+use crate::access::{Exchange, Trace};
 use crate::metrics::LastLabels;
 use crate::settings::Settings;
 
@@ -50,12 +50,20 @@ impl From<io::Error> for Stop {
 }
 
 pub(crate) struct Connection<S> {
+    /// The socket, plain or TLS.
     io: S,
     peer: SocketAddr,
+    /// The settings in force when the connection was accepted; a reload applies to the
+    /// next connection.
     settings: Arc<Settings>,
+    /// Cancelled when the daemon drains: an idle connection closes, a busy one after its
+    /// answer.
     drain: CancellationToken,
+    /// The head parser, which keeps its scan position between reads.
     parser: RequestParser,
+    /// Bytes read and not yet parsed.
     input: BytesMut,
+    /// Encoded answers not yet written.
     output: BytesMut,
     /// When the request being read started: its first byte, or the loop turn that found
     /// it already buffered (pipelined).
@@ -146,9 +154,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .await;
             trace.modules += entered.elapsed();
         }
-        let exchange = (request, &*response);
-        let at = (self.started, &mut self.last_labels);
-        crate::access::finish(&self.settings, self.peer, exchange, cx, trace, at);
+        let exchange = Exchange {
+            request,
+            response,
+            cx,
+            trace,
+            started: self.started,
+        };
+        crate::access::finish(&self.settings, self.peer, exchange, &mut self.last_labels);
     }
 
     fn queue(&mut self, response: &Response) {

@@ -36,8 +36,8 @@
 use agtp_core::module::Cx;
 use agtp_core::{AgtpError, Request, Response, Status};
 
-use crate::access::Trace;
-use crate::handler::{self, Ways};
+use crate::access::{Progress, Trace};
+use crate::handler::{self, Responders};
 use crate::settings::Settings;
 use agtp_site::agents::{self, Agent};
 use agtp_site::endpoints::Route;
@@ -53,7 +53,7 @@ pub(crate) async fn answer(
     cx: &mut Cx,
     trace: &mut Trace,
 ) -> Response {
-    let ways = Ways {
+    let ways = Responders {
         site: &settings.site,
         gateway: &settings.gateway,
         pipeline: &settings.pipeline,
@@ -65,7 +65,7 @@ pub(crate) async fn answer(
 
 async fn gate(
     request: &Request,
-    ways: &Ways<'_>,
+    ways: &Responders<'_>,
     cx: &mut Cx,
     trace: &mut Trace,
 ) -> Result<Response, AgtpError> {
@@ -126,7 +126,7 @@ async fn gate(
         None => (method, path),
     };
     // 11. Routing.
-    route(ways, request, agent, method, path, (cx, trace)).await
+    route(ways, request, agent, method, path, Progress { cx, trace }).await
 }
 
 /// The discovery primitives, which answer whatever the agent's lifecycle state: their
@@ -208,18 +208,18 @@ fn identify<'r, 's>(
 }
 
 async fn route(
-    ways: &Ways<'_>,
+    ways: &Responders<'_>,
     request: &Request,
     agent: Option<&Agent>,
     method: &str,
     path: Option<&str>,
-    (cx, trace): (&mut Cx, &mut Trace),
+    progress: Progress<'_>,
 ) -> Result<Response, AgtpError> {
     let site = ways.site;
     let root = matches!(path, None | Some("/"));
     let routed = path.map(|p| site.endpoints.route(method, p));
     if let (Some(path), Some(Route::Found { endpoint, params })) = (path, &routed) {
-        return handler::invoke(endpoint, path, params, request, agent, ways, (cx, trace)).await;
+        return handler::invoke(endpoint, path, params, request, agent, ways, progress).await;
     }
     match (method, root, path) {
         ("DISCOVER", true, _) => Ok(match agent {
@@ -238,7 +238,7 @@ async fn route(
         _ => Ok(handler::unrouted(
             request,
             ways.pipeline,
-            (cx, trace),
+            progress,
             match routed {
                 Some(Route::MethodNotAllowed { allowed }) => AgtpError::new(
                     Status::METHOD_NOT_ALLOWED,

@@ -10,15 +10,16 @@ use agtp_core::module::{Cx, EndpointFacts};
 use agtp_core::{AgtpError, Request, Response, Status};
 use tokio::time::Instant;
 
-use crate::access::Trace;
+use crate::access::{Progress, Trace};
 use crate::gateway::{self, Gateway};
 use crate::pipeline::Pipeline;
 use agtp_site::agents::Agent;
 use agtp_site::endpoints::{Endpoint, HandlerBinding};
 use agtp_site::site::Site;
 
-/// What a request can be answered by.
-pub(crate) struct Ways<'s> {
+/// What a request can be answered by: the site's built-in answers, the runtimes behind
+/// the gateway, and the modules.
+pub(crate) struct Responders<'s> {
     pub(crate) site: &'s Site,
     pub(crate) gateway: &'s Gateway,
     pub(crate) pipeline: &'s Pipeline,
@@ -31,9 +32,10 @@ pub(crate) async fn invoke(
     params: &[(String, String)],
     request: &Request,
     agent: Option<&Agent>,
-    ways: &Ways<'_>,
-    (cx, trace): (&mut Cx, &mut Trace),
+    ways: &Responders<'_>,
+    progress: Progress<'_>,
 ) -> Result<Response, AgtpError> {
+    let Progress { cx, trace } = progress;
     // The request's TTL counts from here: it was read in full just before the gates.
     let arrival = Instant::now();
     let held: Vec<String> = match request.headers.get("Authority-Scope") {
@@ -49,7 +51,7 @@ pub(crate) async fn invoke(
     cx.endpoint = Some(facts(endpoint, path));
     let input = endpoint.build_input(params, &request.query, &request.body)?;
     let pipeline = ways.pipeline;
-    let call = Handling {
+    let call = EndpointCall {
         endpoint,
         agent,
         gateway: ways.gateway,
@@ -85,9 +87,10 @@ pub(crate) async fn invoke(
 pub(crate) async fn unrouted(
     request: &Request,
     pipeline: &Pipeline,
-    (cx, trace): (&mut Cx, &mut Trace),
+    progress: Progress<'_>,
     refusal: AgtpError,
 ) -> Response {
+    let Progress { cx, trace } = progress;
     if pipeline.is_empty() {
         return refusal.to_response();
     }
@@ -117,7 +120,7 @@ fn facts(endpoint: &Endpoint, path: &str) -> EndpointFacts {
 }
 
 /// What the endpoint's handler needs besides the request and its input.
-struct Handling<'a> {
+struct EndpointCall<'a> {
     endpoint: &'a Endpoint,
     agent: Option<&'a Agent>,
     gateway: &'a Gateway,
@@ -125,7 +128,7 @@ struct Handling<'a> {
     arrival: Instant,
 }
 
-impl Handling<'_> {
+impl EndpointCall<'_> {
     /// Runs the endpoint's handler; `cx` gets the reply's `attribution_extra`, `trace` the
     /// runtime call's timing.
     async fn handle(
@@ -135,7 +138,7 @@ impl Handling<'_> {
         cx: &mut Cx,
         trace: &mut Trace,
     ) -> Result<Response, AgtpError> {
-        let Handling {
+        let EndpointCall {
             endpoint,
             agent,
             gateway,

@@ -27,17 +27,25 @@ use crate::supervisor::Supervisor;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
 pub struct Daemon {
+    /// What new connections and requests read: swapped whole by a reload.
     settings: watch::Sender<Arc<Settings>>,
+    /// The configuration in force, which the next reload is compared with.
     config: Mutex<Config>,
+    /// One permit per open AGTP connection, `max_connections` in all.
     connections: Arc<Semaphore>,
     max_connections: usize,
+    /// The runtime gateway and its pools.
     gateway: Arc<Gateway>,
+    /// The operational modules, in load order.
     pipeline: Arc<Pipeline>,
+    /// The `[[runtime]]` processes agtpd runs.
     supervisor: Arc<Supervisor>,
+    /// The request, connection and pool metrics, and the registry `/metrics` renders.
     metrics: Arc<Metrics>,
     registry: Registry,
     /// Set once the shutdown signal came: `/readyz` answers 503 from then on.
     draining: AtomicBool,
+    /// For `/status`'s uptime.
     started: std::time::Instant,
 }
 
