@@ -252,8 +252,5 @@ async fn with_fsync_interval_a_kill_loses_at_most_the_queued_records() {
     );
     assert!(answered.len() >= 2000, "{} answered", answered.len());
     // What the module documents: at most a full queue, already answered, is lost.
-    assert!(
-        missing <= mod_audit::QUEUE_CAPACITY,
-        "{missing} lost"
-    );
+    assert!(missing <= mod_audit::QUEUE_CAPACITY, "{missing} lost");
 }
