@@ -4,12 +4,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use agtp_core::encode::encode_response;
 use agtp_core::module::Module;
 use agtp_core::{AgtpError, Status};
 use bytes::BytesMut;
 use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -233,6 +235,7 @@ impl Daemon {
                 listener,
                 settings: self.settings.subscribe(),
                 connections: self.connections.clone(),
+                lingering: Arc::new(Semaphore::new(REFUSED_LINGERING)),
                 drain: drain.clone(),
                 cut: cut.clone(),
                 tracker: tracker.clone(),
@@ -295,6 +298,8 @@ struct AcceptLoop {
     listener: TcpListener,
     settings: watch::Receiver<Arc<Settings>>,
     connections: Arc<Semaphore>,
+    /// Refused connections still being closed gracefully (see [`refuse`]).
+    lingering: Arc<Semaphore>,
     drain: CancellationToken,
     cut: CancellationToken,
     tracker: TaskTracker,
@@ -320,6 +325,15 @@ impl AcceptLoop {
             let Ok(permit) = self.connections.clone().try_acquire_owned() else {
                 settings.metrics.refused();
                 refuse(&stream, peer, &settings);
+                // Closing with the request unread would reset the connection, and the
+                // reset can destroy the 503 before the client reads it: shut the write
+                // side and discard input for a moment, for a bounded number at a time.
+                if let Ok(lingering) = self.lingering.clone().try_acquire_owned() {
+                    self.tracker.spawn(async move {
+                        linger(stream).await;
+                        drop(lingering);
+                    });
+                }
                 continue;
             };
             settings.metrics.accepted();
@@ -378,6 +392,24 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
     let mut out = BytesMut::new();
     encode_response(&response, &mut out);
     let _ = stream.try_write(&out);
+}
+
+/// Refused connections that may linger at once; past it they are closed at once.
+const REFUSED_LINGERING: usize = 256;
+/// How long a refused connection's input is discarded before it is closed.
+const REFUSED_LINGER: Duration = Duration::from_millis(500);
+
+/// Shuts the write side of a refused connection, then discards what the peer still sends
+/// until it closes or [`REFUSED_LINGER`] passes.
+async fn linger(mut stream: TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(REFUSED_LINGER, async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// The gateway's part of `config` and of the site `settings` loaded.

@@ -108,12 +108,18 @@ async fn connections_over_the_limit_are_refused_politely_with_503() {
         Status::OK
     );
     let mut third = server.client().await;
+    // Its request is never read: the refusal must still arrive, not a reset.
+    third.send("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
     let refused = third.response().await;
     assert_eq!(
         (refused.status, error_code(&refused).as_str()),
         (Status::UNAVAILABLE, "too-many-connections")
     );
     assert_eq!(refused.headers.get("Retry-After"), Some("1"));
+    // An orderly close (FIN), not a reset, which could have destroyed the 503 unread.
+    let mut rest = [0u8; 64];
+    let after = tokio::io::AsyncReadExt::read(&mut third.stream, &mut rest).await;
+    assert!(matches!(after, Ok(0)), "{after:?}");
     drop(first);
     // The slot frees once the server sees the close.
     agtpd_harness::wait::until("a freed slot is reused", Duration::from_secs(1), || async {
