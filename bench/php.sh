@@ -57,13 +57,15 @@ nginx -c "$work/nginx.conf"
 sleep 0.5
 
 echo
-echo '| server | conn | req/s | agtpd rust / php | agtpd python / php |'
-echo '|--------|------|-------|------------------|--------------------|'
+echo '| server | conn | req/s | agtpd rust / php | agtpd python / php | agtpd node / php |'
+echo '|--------|------|-------|------------------|--------------------|------------------|'
 for c in $conns; do
     threads=$(( c < 2 ? 1 : 2 ))
     rps=$(wrk -t "$threads" -c "$c" -d "$duration" http://127.0.0.1:44881/ | awk '/Requests\/sec/ {print $2}')
     rust=$(awk -v c="$c" '$1 == "rust" && $2 == c {print $3}' "$results")
     python=$(awk -v c="$c" '$1 == "python" && $2 == c {print $3}' "$results")
-    printf '| nginx+php-fpm | %4s | %7.0f | %5.2f | %5.2f |\n' "$c" "$rps" \
-        "$(python3 -c "print(${rust:-0}/$rps)")" "$(python3 -c "print(${python:-0}/$rps)")"
+    node=$(awk -v c="$c" '$1 == "node" && $2 == c {print $3}' "$results")
+    printf '| nginx+php-fpm | %4s | %7.0f | %5.2f | %5.2f | %5.2f |\n' "$c" "$rps" \
+        "$(python3 -c "print(${rust:-0}/$rps)")" "$(python3 -c "print(${python:-0}/$rps)")" \
+        "$(python3 -c "print(${node:-0}/$rps)")"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's benchmark. Builds release binaries, starts agtpd with the booking sample
-# and one runtime (Rust on mod-rust, then the Python sample), and measures at 1, 16 and 64
-# connections with `agtp bench`:
+# and one runtime at a time (Rust on mod-rust; then the Python and Node.js samples on their
+# SDKs, one process per CPU), and measures at 1, 16 and 64 connections with `agtp bench`:
 #   (a) a call through the gateway: QUERY /rooms/availability, served by the runtime;
 #   (b) an in-process baseline in the same daemon: DESCRIBE of the sample agent, which
 #       passes the same gates and never crosses the gateway.
@@ -74,17 +74,20 @@ bench() { # connections, then the call; prints the JSON result
 
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-run_runtime() { # label, then the command starting the runtime
-    local label=$1; shift
-    AGTP_GATEWAY_SOCKET="$work/gateway.sock" AGTP_CONNECTIONS=16 "$@" 2>"$work/runtime.log" &
-    local runtime=$!
-    pids+=("$runtime")
+run_runtime() { # label, processes, then the command starting one runtime process
+    local label=$1 processes=$2; shift 2
+    local runtimes=()
+    for i in $(seq "$processes"); do
+        AGTP_GATEWAY_SOCKET="$work/gateway.sock" AGTP_CONNECTIONS=16 "$@" 2>"$work/runtime-$i.log" &
+        runtimes+=("$!")
+    done
+    pids+=("${runtimes[@]}")
     wait_ready
     for c in $conns; do
         local before after a b
-        before=$(ticks "$daemon" "$runtime")
+        before=$(ticks "$daemon" "${runtimes[@]}")
         a=$(bench "$c" "${gateway_call[@]}")
-        after=$(ticks "$daemon" "$runtime")
+        after=$(ticks "$daemon" "${runtimes[@]}")
         b=$(bench "$c" "${baseline_call[@]}")
         local a_rps b_rps requests errors cpu_us
         a_rps=$(echo "$a" | field 'd["rps"]')
@@ -102,7 +105,7 @@ print(round(t*d/(d+w)/max($requests,1),1))")
             "$(python3 -c "print($a_rps/$b_rps)")" "$cpu_us" "$errors"
         echo "$label $c $a_rps" >> "$work/results"
     done
-    kill "$runtime"; wait "$runtime" 2>/dev/null || true
+    kill "${runtimes[@]}"; wait "${runtimes[@]}" 2>/dev/null || true
 }
 
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load generator on the same CPUs"
@@ -110,8 +113,10 @@ echo
 echo '| runtime | conn | gateway/s | p50 µs  | p99 µs  | in-proc/s | p50 µs  | p99 µs  | ratio | CPU µs/req | errors |'
 echo '|---------|------|-----------|---------|---------|-----------|---------|---------|-------|--------|--------|'
 start_daemon
-run_runtime rust "$bin/booking-rust"
-run_runtime python python3 samples/booking/python/runtime.py
+run_runtime rust 1 "$bin/booking-rust"
+# The SDK runtimes, one process per CPU, as php-fpm and a Python or Node.js service run.
+run_runtime python "$(nproc)" python3 samples/booking/python/runtime.py
+run_runtime node "$(nproc)" node samples/booking/node/runtime.js
 
 if $php; then
     bench/php.sh "$duration" "$conns" "$work/results"
