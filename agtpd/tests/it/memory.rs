@@ -78,8 +78,8 @@ async fn answers(daemon: &TestDaemon) -> bool {
     )
 }
 
-#[tokio::test]
-async fn clients_that_never_read_cost_at_most_the_documented_bound_and_others_are_served() {
+/// The binary with an empty configuration under the address-space limit, serving.
+async fn limited() -> (TempDir, TestDaemon) {
     let dir = TempDir::new().unwrap();
     let config = dir.path().join("agtpd.toml");
     std::fs::write(&config, "").unwrap();
@@ -87,6 +87,12 @@ async fn clients_that_never_read_cost_at_most_the_documented_bound_and_others_ar
         .config(&config)
         .start();
     assert!(answers(&daemon).await);
+    (dir, daemon)
+}
+
+#[tokio::test]
+async fn clients_that_never_read_cost_at_most_the_documented_bound_and_others_are_served() {
+    let (_dir, daemon) = limited().await;
     let before = resident(daemon.pid());
 
     let (chunk, body) = (Arc::new(pipelined()), Arc::new(large_body()));
@@ -134,13 +140,7 @@ async fn clients_that_never_read_cost_at_most_the_documented_bound_and_others_ar
 
 #[tokio::test]
 async fn idle_connections_give_back_what_a_large_body_took() {
-    let dir = TempDir::new().unwrap();
-    let config = dir.path().join("agtpd.toml");
-    std::fs::write(&config, "").unwrap();
-    let daemon = TestDaemon::binary_under(UNDER_LIMIT, crate::AGTPD)
-        .config(&config)
-        .start();
-    assert!(answers(&daemon).await);
+    let (_dir, daemon) = limited().await;
     let before = resident(daemon.pid());
     let body = large_body();
     let mut idle = Vec::new();
