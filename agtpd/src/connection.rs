@@ -219,8 +219,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let idle = self.settings.timeouts.idle;
         let mut input = (&mut self.input).limit(READ_AHEAD);
         let read = tokio::select! {
-            _ = self.drain.cancelled() => return Err(Stop::Quiet),
+            biased;
             read = timeout(idle, self.io.read_buf(&mut input)) => read,
+            // A request already on its way when the drain began is still answered (with
+            // `Connection: close`): the socket gets a moment to show it before closing.
+            _ = self.drain.cancelled() => timeout(DRAIN_READ, self.io.read_buf(&mut input)).await,
         };
         match read {
             Ok(Ok(0)) | Err(_) => Err(Stop::Quiet),
@@ -312,6 +315,10 @@ const READ_AHEAD: usize = 16 * 1024;
 /// Answers queued for pipelined requests past which they are written before the next
 /// request is parsed.
 const QUEUED_OUTPUT: usize = 64 * 1024;
+
+/// How long an idle connection waits for a request already on its way once the daemon
+/// drains.
+const DRAIN_READ: Duration = Duration::from_millis(20);
 
 /// How long a refused connection keeps discarding input before it closes.
 const LINGER: Duration = Duration::from_secs(2);

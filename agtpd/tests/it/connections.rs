@@ -9,6 +9,8 @@ use agtpd::timeouts::Timeouts;
 use agtpd_harness::{error_code, TestDaemon};
 use tokio::time::Instant;
 
+const QUERY: &str = "AGTP/1.0 DISCOVER /methods\r\n\r\n";
+
 #[tokio::test(start_paused = true)]
 async fn a_head_not_finished_within_the_header_timeout_gets_408() {
     let server = TestDaemon::start(Config::default()).await;
@@ -161,6 +163,27 @@ async fn drain_finishes_the_request_in_flight_then_closes() {
         tokio::net::TcpStream::connect(server.addr).await.is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test]
+async fn a_request_sent_on_an_idle_connection_as_the_drain_begins_is_answered() {
+    // The request and the drain reach the daemon together; it must answer (with
+    // `Connection: close`) rather than close the connection under the request.
+    for round in 0..20 {
+        let mut server = TestDaemon::start(Config::default()).await;
+        let mut client = server.client().await;
+        assert_eq!(client.exchange(QUERY).await.status, Status::OK);
+        client.send(QUERY).await;
+        let stopping = server.begin_stop();
+        let response = client.try_response().await;
+        let response = response.unwrap_or_else(|| panic!("round {round}: closed unanswered"));
+        assert_eq!(response.status, Status::OK);
+        assert_eq!(response.headers.get("Connection"), Some("close"));
+        tokio::time::timeout(Duration::from_secs(5), stopping)
+            .await
+            .expect("stops once drained")
+            .unwrap();
+    }
 }
 
 #[tokio::test(start_paused = true)]
