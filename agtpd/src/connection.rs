@@ -279,24 +279,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         result
     }
 
-    /// Sends the queued error answer, then closes without resetting: the peer may still
-    /// be sending (an oversized body, say), and closing on unread input would make the
-    /// kernel send RST and could destroy the answer before the peer reads it. So the
-    /// write side is shut first and the input discarded for a short while.
+    /// Sends the queued error answer, then closes without resetting ([`linger`]): the
+    /// peer may still be sending (an oversized body, say).
     async fn close_gracefully(&mut self) {
-        if self.flush().await.is_err() || self.io.shutdown().await.is_err() {
-            return;
+        if self.flush().await.is_ok() {
+            linger(&mut self.io, LINGER).await;
         }
-        let mut sink = [0u8; 8 * 1024];
-        let _ = timeout(LINGER, async {
-            while let Ok(n) = self.io.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        })
-        .await;
     }
+}
+
+/// Closes without resetting: shuts the write side, then discards what the peer still
+/// sends until it closes or `limit` passes, so that an answer already written is not
+/// destroyed by a reset over unread input.
+pub(crate) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, limit: Duration) {
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 8 * 1024];
+    let _ = timeout(limit, async {
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// A new exchange's context, with its `Response-ID`.

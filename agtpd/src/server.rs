@@ -11,14 +11,13 @@ use agtp_core::module::Module;
 use agtp_core::{AgtpError, Status};
 use bytes::BytesMut;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{linger, Connection};
 use crate::error::ConfigError;
 use crate::gateway::{Gateway, GatewayListener, Prepared};
 use crate::metrics::{Metrics, Scrape};
@@ -330,7 +329,8 @@ impl AcceptLoop {
                 // side and discard input for a moment, for a bounded number at a time.
                 if let Ok(lingering) = self.lingering.clone().try_acquire_owned() {
                     self.tracker.spawn(async move {
-                        linger(stream).await;
+                        let mut stream = stream;
+                        linger(&mut stream, REFUSED_LINGER).await;
                         drop(lingering);
                     });
                 }
@@ -398,19 +398,6 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
 const REFUSED_LINGERING: usize = 256;
 /// How long a refused connection's input is discarded before it is closed.
 const REFUSED_LINGER: Duration = Duration::from_millis(500);
-
-/// Shuts the write side of a refused connection, then discards what the peer still sends
-/// until it closes or [`REFUSED_LINGER`] passes.
-async fn linger(mut stream: TcpStream) {
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let mut sink = [0u8; 4096];
-    let _ = tokio::time::timeout(REFUSED_LINGER, async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
-}
 
 /// The gateway's part of `config` and of the site `settings` loaded.
 fn prepare_gateway(config: &Config, settings: &Settings) -> Result<Prepared, ConfigError> {
