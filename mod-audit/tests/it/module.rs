@@ -188,6 +188,9 @@ async fn a_checkpoint_interval_seals_a_quiet_log_without_waiting_for_more_record
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.checkpoint_interval = Some(std::time::Duration::from_millis(50));
+    // Both records are handed over at once: with `always` each exchange would wait for
+    // its sync, and a tick could fall between the two.
+    c.fsync = FsyncPolicy::Interval;
     let path = c.path.clone();
     let module = open(c);
     ok_exchanges(&module, 2).await;
