@@ -127,8 +127,13 @@ pub struct AuditVerifyArgs {
     pub open_tail: bool,
     /// A tree head recorded elsewhere (`SIZE:ROOT`, from an "audit checkpoint" log line):
     /// the log must contain it. Detects truncation back to an earlier checkpoint.
+    /// Without it, the tree head the daemon keeps in `PATH.head` is the witness.
     #[arg(long, value_name = "SIZE:ROOT")]
     pub witness: Option<String>,
+    /// Accept a chain that starts over after the daemon set a log aside (a key change, a
+    /// broken or cut file), and set-aside files beside the log: report them, don't fail.
+    #[arg(long)]
+    pub accept_set_aside: bool,
 }
 
 /// `agtpd __runtime-shim --parent PID -- COMMAND [ARGS...]` (internal).

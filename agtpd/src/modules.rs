@@ -160,6 +160,7 @@ pub(crate) fn audit_verify(args: &AuditVerifyArgs) -> u8 {
         key: &args.key,
         open_tail: args.open_tail,
         witness: args.witness.as_deref(),
+        accept_set_aside: args.accept_set_aside,
     };
     command.run(&mut std::io::stdout(), &mut std::io::stderr())
 }

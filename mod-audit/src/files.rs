@@ -130,21 +130,50 @@ pub(crate) fn sibling_name(path: &Path, suffix: &str) -> PathBuf {
 /// continued); [`chain_files`] leaves them out.
 pub(crate) const SET_ASIDE: &str = "set-aside";
 
-/// The files of the log at `path`, in chain order: `path` and its rotated siblings
-/// (`path.*`, not compressed, not set aside), sorted by the sequence number of their first
-/// entry; `path` itself last among files whose first entry cannot be read.
-pub fn chain_files(path: &Path) -> io::Result<Vec<PathBuf>> {
-    let dir = match path.parent() {
+/// `PATH.head`: the last tree head the writer committed to (`SIZE:ROOT`), rewritten after
+/// every checkpoint. Start-up compares the log with it, and `audit verify` uses it as a
+/// witness, so a log emptied or cut back is noticed.
+pub(crate) fn head_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
+}
+
+/// The files set aside beside the log at `path`, sorted by name.
+pub fn set_aside_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let prefix = format!("{}.{SET_ASIDE}", file_name(path));
+    let mut found: Vec<PathBuf> = fs::read_dir(log_dir(path))?
+        .filter_map(Result::ok)
+        .filter(|d| d.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|d| d.path())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn log_dir(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The files of the log at `path`, in chain order: `path` and its rotated siblings
+/// (`path.*`, not compressed, not set aside, not `path.head`), sorted by the sequence
+/// number of their first entry; `path` itself last among files whose first entry cannot
+/// be read.
+pub fn chain_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let name = file_name(path);
     let prefix = format!("{name}.");
+    let head = format!("{name}.head");
     let mut found = Vec::new();
-    for dirent in fs::read_dir(&dir)? {
+    for dirent in fs::read_dir(log_dir(path))? {
         let dirent = dirent?;
         let file_name = dirent.file_name().to_string_lossy().into_owned();
         let compressed = [".gz", ".xz", ".zst", ".bz2"]
@@ -152,6 +181,7 @@ pub fn chain_files(path: &Path) -> io::Result<Vec<PathBuf>> {
             .any(|ext| file_name.ends_with(ext));
         let sibling = file_name.starts_with(&prefix)
             && !compressed
+            && !file_name.starts_with(&head)
             && !file_name[prefix.len()..].starts_with(SET_ASIDE);
         if file_name == name || sibling {
             let p = dirent.path();

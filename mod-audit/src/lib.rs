@@ -30,7 +30,7 @@
 //! | `alg`, `kid` | `"EdDSA"` and the signer's key id |
 //! | `sig` | base64url (no padding) Ed25519 signature |
 //! | `file_start` | on (and only on) the first entry of each file: `{"frontier":[hex...]}`, the Merkle frontier before it |
-//! | `recovery` | after an unclean stop: `{"after":"unclean_shutdown"}` or `{"after":"torn_line","torn_bytes":N,"torn_sha256":HEX}` |
+//! | `recovery` | after an unclean stop: `{"after":"unclean_shutdown"}` or `{"after":"torn_line","torn_bytes":N,"torn_sha256":HEX}`; on the first entry of a chain that starts over: `{"after":"set_aside","file":NAME,"bytes":N,"sha256":HEX,"reason":TEXT}` or `{"after":"log_lost","reason":TEXT}` |
 //!
 //! **Canonical bytes**: the entry without its `sig` key, canonically encoded. The
 //! signature is Ed25519 over those bytes; the **entry hash** is SHA-256 of those bytes;
@@ -47,13 +47,15 @@
 //! `attribution` (the JWS) and `audit_id` with `attribution_headers`. Absent values are
 //! left out, never `null`.
 //!
-//! A **checkpoint** adds `reason` (`periodic`, `rotate`, `reopen`, `shutdown`),
+//! A **checkpoint** adds `reason` (`start`, `periodic`, `rotate`, `reopen`, `shutdown`),
 //! `tree_size` (= its own `seq`: the entries before it), `root` (RFC 9162 tree head over
 //! those entries' hashes: leaf `SHA-256(0x00||hash)`, node `SHA-256(0x01||l||r)`),
 //! `frontier` and `server_id`. Periodic checkpoints follow every `checkpoint_every`
 //! records (and every `checkpoint_interval`); a `rotate`/`reopen` checkpoint is the last
 //! line of a file that was switched away from; `shutdown` ends the log when the module is
-//! dropped. Each checkpoint's head is also logged (`tracing::info!`, "audit checkpoint").
+//! dropped; `start` is the first entry of a chain that starts over (it carries the
+//! `set_aside`/`log_lost` marker at once). Each checkpoint's head is also logged
+//! (`tracing::info!`, "audit checkpoint") and written to `PATH.head` (`SIZE:ROOT`).
 //!
 //! # What verification guarantees
 //! [`verify()`] fails, naming file, line and seq of the first bad line, on: an edited line
@@ -68,8 +70,14 @@
 //! is indistinguishable from that run being the last one, and a log still being written
 //! (or whose daemon crashed) has an unsealed tail ([`VerifyOptions::allow_open_tail`]
 //! accepts it and reports `unsealed_entries`); both are caught only against a tree head
-//! kept elsewhere ([`VerifyOptions::witness`]). Crashes are visible, not hidden: the next
-//! run marks its first entry with `recovery`, listed in [`VerifyReport::recoveries`].
+//! kept elsewhere ([`VerifyOptions::witness`]; `agtpd audit verify` uses `PATH.head`
+//! when no witness is given, which catches a log cut back or emptied unless `PATH.head`
+//! went with it). Crashes are visible, not hidden: the next run marks its first entry with
+//! `recovery`, listed in [`VerifyReport::recoveries`]. A log the daemon could not continue
+//! (another key, a broken chain, fewer entries than `PATH.head`) is set aside, never
+//! modified, and the new chain's first entry records it: verification fails on it unless
+//! [`VerifyOptions::accept_set_aside`], and `agtpd audit verify` also fails while
+//! set-aside files lie beside the log ([`set_aside_files`]).
 //!
 //! # Durability
 //! `on_complete` never touches the disk: it queues the record (waiting only while the
@@ -115,10 +123,10 @@ pub use command::{VerifyCommand, EXIT_BAD_LOG, EXIT_NO_INPUT, EXIT_OK, EXIT_USAG
 pub use config::{AuditConfig, FsyncPolicy};
 pub use entry::FORMAT_VERSION;
 pub use factory::{AuditFactory, FACTORY};
-pub use files::chain_files;
+pub use files::{chain_files, set_aside_files};
 pub use keys::{load_public_key, parse_public_key, KeyError};
 pub use module::{AuditError, AuditModule, QUEUE_CAPACITY};
 pub use verify::{
-    verify, verify_with, Location, Problem, Recovery, TreeHead, VerifyError, VerifyOptions,
-    VerifyReport,
+    verify, verify_with, Location, NewChain, Problem, Recovery, TreeHead, VerifyError,
+    VerifyOptions, VerifyReport,
 };

@@ -7,8 +7,12 @@
 //!   line carrying `recovery: {after: "torn_line", torn_bytes, torn_sha256}` so the
 //!   verifier can tell them from tampering. If the last entry is not a shutdown checkpoint
 //!   the next entry carries `recovery: {after: "unclean_shutdown"}` instead;
-//! - a file signed with another key id, or whose sequence numbers cannot be followed, is
-//!   renamed to `PATH.set-aside-TIMESTAMP` (never modified) and a new chain starts.
+//! - a file signed with another key id, whose sequence numbers cannot be followed, or
+//!   that ends before the tree head in `PATH.head` (entries were cut off), is renamed to
+//!   `PATH.set-aside-TIMESTAMP` (never modified) and a new chain starts. Its first entry
+//!   records why: `recovery: {after: "set_aside", file, bytes, sha256, reason}`, or
+//!   `{after: "log_lost", reason}` when `PATH.head` shows entries but the file is empty or
+//!   gone. `audit verify` fails on both unless told to accept them.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -24,8 +28,9 @@ use agtp_core::module::Signer;
 use crate::canonical::hex;
 use crate::chain::Chain;
 use crate::entry::{check_signature, parse_hex_list, parse_line, Kind, ParsedEntry};
-use crate::files::{sibling_name, LogFile, SET_ASIDE};
+use crate::files::{head_path, sibling_name, LogFile, SET_ASIDE};
 use crate::merkle::Frontier;
+use crate::verify::TreeHead;
 
 /// The per-agent `Audit-ID` heads kept for `previous_audit_id`.
 pub(crate) type Heads = HashMap<String, String>;
@@ -68,16 +73,17 @@ pub(crate) fn open_log(
         let kid = last.str_field("kid").unwrap_or("");
         (kid != signer.key_id()).then(|| format!("its last entry is signed by key id {kid:?}"))
     });
-    if let Some(reason) = scan.unusable.clone().or(other_key) {
-        let aside = sibling_name(path, SET_ASIDE);
-        tracing::warn!(path = %path.display(), set_aside = %aside.display(), "audit log cannot be continued ({reason}); setting it aside and starting a new chain");
-        fs::rename(path, &aside)?;
-        let file = LogFile::open(path)?;
-        return Ok(Recovered {
-            chain: Chain::genesis(),
-            file,
-            heads: Heads::new(),
+    let size = scan.frontier.as_ref().map_or(0, Frontier::size);
+    let behind_head = read_head(path)?
+        .filter(|head| head.tree_size >= size)
+        .map(|head| {
+            format!(
+                "it ends at tree size {size}, but {} records the tree head {head}",
+                head_path(path).display()
+            )
         });
+    if let Some(reason) = scan.unusable.clone().or(other_key).or(behind_head) {
+        return new_chain(path, &reason);
     }
     let mut file = LogFile::open(path)?;
     let mut chain = match (scan.frontier, &scan.last) {
@@ -111,6 +117,46 @@ pub(crate) fn open_log(
         file,
         heads: scan.heads,
     })
+}
+
+/// Sets the log at `path` aside (when it holds anything) and starts a new chain whose
+/// first entry says why.
+fn new_chain(path: &Path, reason: &str) -> io::Result<Recovered> {
+    let len = fs::metadata(path).map_or(0, |m| m.len());
+    let marker = if len == 0 {
+        tracing::warn!(path = %path.display(), "audit log is empty or missing, yet {reason}; starting a new chain that records the loss");
+        json!({"after": "log_lost", "reason": reason})
+    } else {
+        let aside = sibling_name(path, SET_ASIDE);
+        let (bytes, digest) = digest_range(path, 0, len)?;
+        tracing::warn!(path = %path.display(), set_aside = %aside.display(), "audit log cannot be continued ({reason}); setting it aside and starting a new chain that records it");
+        fs::rename(path, &aside)?;
+        let file = aside.file_name().map(|n| n.to_string_lossy().into_owned());
+        json!({"after": "set_aside", "file": file, "bytes": bytes, "sha256": hex(&digest), "reason": reason})
+    };
+    let mut chain = Chain::genesis();
+    chain.recovery = Some(marker);
+    Ok(Recovered {
+        chain,
+        file: LogFile::open(path)?,
+        heads: Heads::new(),
+    })
+}
+
+/// The tree head in `PATH.head`, if there is one. One that cannot be read as a tree head
+/// is an error: start-up refuses rather than lose the comparison.
+fn read_head(path: &Path) -> io::Result<Option<TreeHead>> {
+    let head = head_path(path);
+    match fs::read_to_string(&head) {
+        Ok(text) => TreeHead::parse(&text).map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} does not hold a tree head (SIZE:ROOT)", head.display()),
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn scan(file: File, max_heads: usize) -> io::Result<Scan> {

@@ -23,7 +23,7 @@ use crate::canonical::hex;
 use crate::chain::Chain;
 use crate::config::{AuditConfig, FsyncPolicy};
 use crate::entry::{Kind, Sealed};
-use crate::files::{sibling_name, timestamp, LogFile};
+use crate::files::{head_path, sibling_name, timestamp, LogFile};
 
 /// How many queued messages the writer handles before it syncs (`fsync = "always"`).
 const BATCH: usize = 256;
@@ -76,6 +76,11 @@ impl Writer {
         let mut fsync_tick = (self.config.fsync == FsyncPolicy::Interval)
             .then(|| ticker(self.config.fsync_period()));
         let mut checkpoint_tick = self.config.checkpoint_interval.map(ticker);
+        if self.chain.next_seq() == 0 && self.chain.recovery.is_some() {
+            // A chain that starts over says why at once, not with its first record.
+            self.write_checkpoint("start").await;
+            self.sync();
+        }
         let shared = Arc::clone(&self.shared);
         loop {
             // Biased: a requested reopen is handled before the records queued after it.
@@ -178,6 +183,18 @@ impl Writer {
         if self.write_entry(sealed, Kind::Checkpoint).await {
             self.shared.n_checkpoints.fetch_add(1, Ordering::Relaxed);
             tracing::info!(tree_size, root = %root, reason, path = %self.config.path.display(), "audit checkpoint");
+            self.write_head(&format!("{tree_size}:{root}\n"));
+        }
+    }
+
+    /// Replaces `PATH.head` with `head` (write, then rename: never half a head).
+    fn write_head(&self, head: &str) {
+        let path = head_path(&self.config.path);
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        if let Err(e) = fs::write(&tmp, head).and_then(|()| fs::rename(&tmp, &path)) {
+            self.shared.n_write_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, path = %path.display(), "cannot record the audit tree head");
         }
     }
 

@@ -178,6 +178,70 @@ async fn audit_verify_names_an_edited_record_and_exits_non_zero() {
     assert_eq!(bad.status.code(), Some(65), "{err}");
     assert!(err.contains("audit.log"), "{err}");
     assert!(err.contains("line 1") || err.contains("seq 0"), "{err}");
+    assert!(
+        !err.contains("--open-tail"),
+        "no unsealed-tail hint on an edit: {err}"
+    );
+}
+
+/// A log that lost a line, or all of them, is set aside or recorded as lost by the next
+/// run, and `audit verify` fails on it until told to accept it.
+#[tokio::test]
+async fn a_log_cut_or_emptied_between_runs_fails_verification_until_accepted() {
+    for emptied in [false, true] {
+        let dir = TempDir::new().unwrap();
+        let config = setup(dir.path());
+        let daemon = start(&config);
+        requests(&daemon, 5).await;
+        daemon.signal(Signal::SIGTERM);
+        assert_eq!(daemon.wait(), Some(0));
+        let log = dir.path().join("audit.log");
+        let text_before = std::fs::read_to_string(&log).unwrap();
+        let kept: Vec<&str> = if emptied {
+            Vec::new()
+        } else {
+            let mut lines: Vec<&str> = text_before.lines().collect();
+            lines.remove(1);
+            lines
+        };
+        std::fs::write(
+            &log,
+            kept.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+        // Even before a restart, the head the daemon keeps betrays the cut.
+        let early = verify(dir.path(), &[]);
+        assert_eq!(early.status.code(), Some(65), "{}", text(&early.stdout));
+
+        let daemon = start(&config);
+        requests(&daemon, 2).await;
+        daemon.signal(Signal::SIGTERM);
+        assert_eq!(daemon.wait(), Some(0));
+        let strict = verify(dir.path(), &[]);
+        let err = text(&strict.stderr);
+        assert_eq!(strict.status.code(), Some(65), "{err}");
+        assert!(err.contains("--accept-set-aside"), "{err}");
+        assert!(!err.contains("--open-tail"), "{err}");
+
+        let accepted = verify(dir.path(), &["--accept-set-aside"]);
+        let out = text(&accepted.stdout);
+        assert_eq!(
+            accepted.status.code(),
+            Some(0),
+            "{}",
+            text(&accepted.stderr)
+        );
+        assert!(
+            out.contains("sealed: yes") && out.contains("(2 records"),
+            "{out}"
+        );
+        if emptied {
+            assert!(out.contains("the earlier log was lost"), "{out}");
+        } else {
+            assert!(out.contains("set aside as audit.log.set-aside-"), "{out}");
+            assert!(out.contains("set aside (not verified here)"), "{out}");
+        }
+    }
 }
 
 /// Runs 8 clients against `daemon` until it is killed with SIGKILL mid-load; returns the

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sha2::Digest;
 
 use super::{
-    bad, Junk, Location, Problem, Recovery, TreeHead, Verifier, VerifyError, VerifyReport,
+    bad, Junk, Location, NewChain, Problem, Recovery, TreeHead, Verifier, VerifyError, VerifyReport,
 };
 use crate::canonical::hex;
 use crate::entry::{check_signature, parse_hex_list, Kind, ParsedEntry, GENESIS_PREV};
@@ -117,7 +117,7 @@ impl Verifier<'_> {
             if parse_hex_list(field("frontier")) != Some(frontier.peaks()) {
                 return Err(bad(at.clone(), Problem::CheckpointMismatch("frontier")));
             }
-            let known = ["periodic", "rotate", "reopen", "shutdown"];
+            let known = ["start", "periodic", "rotate", "reopen", "shutdown"];
             if !e.reason().is_some_and(|r| known.contains(&r)) {
                 return Err(bad(at.clone(), Problem::CheckpointMismatch("reason")));
             }
@@ -147,20 +147,48 @@ impl Verifier<'_> {
                 self.since_checkpoint = 0;
             }
         }
-        if let Some(after) = after {
-            let torn_bytes = torn.and_then(|(bytes, _)| bytes);
-            let known = after == "unclean_shutdown" || torn_bytes.is_some();
-            if !known {
-                return Err(bad(
-                    at.clone(),
-                    Problem::NotAnEntry(format!("unknown recovery marker {after:?}")),
-                ));
+        match after {
+            None => {}
+            Some("set_aside" | "log_lost") => self.new_chain(e, at)?,
+            Some(after) => {
+                let torn_bytes = torn.and_then(|(bytes, _)| bytes);
+                if after != "unclean_shutdown" && torn_bytes.is_none() {
+                    return Err(bad(
+                        at.clone(),
+                        Problem::NotAnEntry(format!("unknown recovery marker {after:?}")),
+                    ));
+                }
+                self.recoveries.push(Recovery {
+                    at: at.clone(),
+                    torn_bytes,
+                });
             }
-            self.recoveries.push(Recovery {
-                at: at.clone(),
-                torn_bytes,
-            });
         }
+        Ok(())
+    }
+
+    /// A chain that starts over after its predecessor was set aside or lost: only the
+    /// chain's first entry may say so, and it fails verification unless accepted.
+    fn new_chain(&mut self, e: &ParsedEntry, at: &Location) -> Result<(), VerifyError> {
+        let marker = &e.map["recovery"];
+        let text = |k: &str| marker.get(k).and_then(Value::as_str).map(str::to_owned);
+        let start = NewChain {
+            at: at.clone(),
+            set_aside: text("file"),
+            bytes: marker.get("bytes").and_then(Value::as_u64),
+            sha256: text("sha256"),
+            reason: text("reason").unwrap_or_default(),
+        };
+        if e.seq != 0 {
+            return Err(bad(
+                at.clone(),
+                Problem::NotAnEntry("a new-chain marker after the chain's first entry".into()),
+            ));
+        }
+        if !self.options.accept_set_aside {
+            return Err(bad(at.clone(), Problem::SetAside(start.to_string())));
+        }
+        self.new_chain = Some(start);
         Ok(())
     }
 
@@ -207,6 +235,7 @@ impl Verifier<'_> {
             sealed,
             unsealed_entries: self.since_checkpoint,
             recoveries: self.recoveries,
+            new_chain: self.new_chain,
             torn_tail,
         })
     }

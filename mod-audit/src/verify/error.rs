@@ -31,6 +31,10 @@ pub enum Problem {
     /// The line is not a canonical log entry and no signed torn-line marker accounts for it.
     #[error("not a log entry: {0}")]
     NotAnEntry(String),
+    /// The last line has no newline: a write cut short (see
+    /// `VerifyOptions::allow_open_tail`) or a cut through a line.
+    #[error("torn line (no newline at the end of the file)")]
+    TornLine,
     /// The entry uses a format version this crate does not know.
     #[error("unsupported entry version {0}")]
     UnsupportedVersion(u64),
@@ -75,6 +79,10 @@ pub enum Problem {
     /// was truncated, or it is still being written (see `VerifyOptions::allow_open_tail`).
     #[error("truncated: the file does not end with a closing checkpoint ({0})")]
     Truncated(String),
+    /// The chain starts over because the daemon set its predecessor aside (or found it
+    /// gone); see `VerifyOptions::accept_set_aside`.
+    #[error("the chain starts over: {0}")]
+    SetAside(String),
     /// The log does not contain the tree head a witness recorded.
     #[error("witnessed tree head not matched: {0}")]
     Witness(String),

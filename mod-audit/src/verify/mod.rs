@@ -16,7 +16,7 @@ use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
 pub use error::{Location, Problem, VerifyError};
-pub use report::{Recovery, TreeHead, VerifyOptions, VerifyReport};
+pub use report::{NewChain, Recovery, TreeHead, VerifyOptions, VerifyReport};
 
 use crate::entry::{parse_line, GENESIS_PREV};
 use crate::merkle::Frontier;
@@ -49,6 +49,7 @@ pub fn verify_with(
         since_checkpoint: 0,
         counts: [0; 2],
         recoveries: Vec::new(),
+        new_chain: None,
         witness_done: false,
         last_at: None,
     };
@@ -77,6 +78,7 @@ struct Verifier<'a> {
     /// Records, checkpoints.
     counts: [u64; 2],
     recoveries: Vec<Recovery>,
+    new_chain: Option<NewChain>,
     witness_done: bool,
     last_at: Option<Location>,
 }
@@ -119,9 +121,7 @@ impl Verifier<'_> {
             let parsed = if complete {
                 parse_line(content)
             } else {
-                Err(Problem::NotAnEntry(
-                    "torn line (no newline at the end of the file)".into(),
-                ))
+                Err(Problem::TornLine)
             };
             match parsed {
                 Ok(entry) => {

@@ -44,6 +44,9 @@ pub struct VerifyOptions {
     /// reach that size and have that root there. This is what detects a truncation back
     /// to an earlier clean shutdown.
     pub witness: Option<TreeHead>,
+    /// Accept a chain that starts over because the daemon set the previous log aside (a
+    /// key change, a cut or edited file) or found it emptied, and report it instead.
+    pub accept_set_aside: bool,
 }
 
 /// A recovery the daemon recorded after an unclean stop.
@@ -53,6 +56,37 @@ pub struct Recovery {
     pub at: Location,
     /// The torn bytes it accounts for; `None` for an unclean shutdown without a torn line.
     pub torn_bytes: Option<u64>,
+}
+
+/// The start of a chain whose predecessor was set aside or lost, as its first entry
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChain {
+    /// The entry carrying the marker.
+    pub at: Location,
+    /// The name the earlier log was renamed to, beside this one; `None` when the daemon
+    /// found it empty or missing.
+    pub set_aside: Option<String>,
+    /// That file's length and SHA-256 when it was set aside.
+    pub bytes: Option<u64>,
+    /// See `bytes`.
+    pub sha256: Option<String>,
+    /// Why the daemon could not continue it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for NewChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.set_aside {
+            Some(file) => write!(
+                f,
+                "the earlier log was set aside as {file} ({} bytes) because {}",
+                self.bytes.unwrap_or(0),
+                self.reason
+            ),
+            None => write!(f, "the earlier log was lost: {}", self.reason),
+        }
+    }
 }
 
 /// A log that verified.
@@ -75,6 +109,8 @@ pub struct VerifyReport {
     pub unsealed_entries: u64,
     /// Unclean stops the daemon recorded, oldest first.
     pub recoveries: Vec<Recovery>,
+    /// The chain starts over after a set-aside (only with `accept_set_aside`).
+    pub new_chain: Option<NewChain>,
     /// A torn last line (only with `allow_open_tail`).
     pub torn_tail: Option<Location>,
 }

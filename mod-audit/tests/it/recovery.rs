@@ -2,12 +2,21 @@
 
 use std::io::Write;
 
+use sha2::Digest as _;
+
 use crate::common::*;
-use mod_audit::{chain_files, verify, verify_with, Problem, VerifyOptions};
+use mod_audit::{chain_files, set_aside_files, verify, verify_with, Problem, VerifyOptions};
 
 fn open_tail() -> VerifyOptions {
     VerifyOptions {
         allow_open_tail: true,
+        ..VerifyOptions::default()
+    }
+}
+
+fn accept_set_aside() -> VerifyOptions {
+    VerifyOptions {
+        accept_set_aside: true,
         ..VerifyOptions::default()
     }
 }
@@ -136,20 +145,120 @@ async fn a_key_change_sets_the_old_file_aside_and_starts_a_new_chain() {
     .unwrap();
     ok_exchanges(&module, 1).await;
     drop(module);
-    let set_aside: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("set-aside"))
-        .collect();
+    let set_aside = set_aside_files(&path).unwrap();
     assert_eq!(set_aside.len(), 1);
     assert!(verify(&set_aside, &public_key()).is_ok());
     let next_key = TestSigner::new(3, "next-key");
     use agtp_core::module::Signer as _;
+    let err = verify(std::slice::from_ref(&path), &next_key.public_key()).unwrap_err();
+    assert!(
+        matches!(err.problem(), Some(Problem::SetAside(why)) if why.contains("key id")),
+        "{err}"
+    );
+    let report = verify_with(
+        std::slice::from_ref(&path),
+        &next_key.public_key(),
+        &accept_set_aside(),
+    )
+    .unwrap();
+    assert_eq!(report.n_records, 1);
+    let start = report.new_chain.unwrap();
     assert_eq!(
-        verify(std::slice::from_ref(&path), &next_key.public_key())
-            .unwrap()
-            .n_records,
-        1
+        Some(dir.path().join(start.set_aside.unwrap())),
+        set_aside.first().cloned()
     );
     assert_eq!(chain_files(&path).unwrap(), vec![path]);
+}
+
+#[tokio::test]
+async fn a_deleted_line_sets_the_log_aside_and_the_new_chain_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = closed_log(dir.path(), 4, 100).await;
+    let mut l = lines(&path);
+    l.remove(2);
+    write_lines(&path, &l);
+    let cut = std::fs::read(&path).unwrap();
+    let module = open(config(dir.path()));
+    drop(module);
+
+    let set_aside = set_aside_files(&path).unwrap();
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(std::fs::read(&set_aside[0]).unwrap(), cut, "never modified");
+    let first = parse(&lines(&path)[0]);
+    assert_eq!(
+        first["reason"], "start",
+        "written at once, before any record"
+    );
+    let marker = &first["recovery"];
+    assert_eq!(marker["after"], "set_aside");
+    assert_eq!(marker["bytes"], cut.len() as u64);
+    assert_eq!(marker["sha256"], hex(&sha2::Sha256::digest(&cut)));
+    assert!(marker["reason"]
+        .as_str()
+        .unwrap()
+        .contains("sequence number 3 follows 1"));
+
+    let err = verify(std::slice::from_ref(&path), &public_key()).unwrap_err();
+    assert_eq!(err.location().map(|at| at.line), Some(1));
+    assert!(matches!(err.problem(), Some(Problem::SetAside(_))), "{err}");
+    let report = verify_with(&[path], &public_key(), &accept_set_aside()).unwrap();
+    assert!(report.new_chain.is_some() && report.sealed);
+}
+
+#[tokio::test]
+async fn an_emptied_or_removed_log_starts_a_chain_that_records_the_loss() {
+    for remove in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = closed_log(dir.path(), 3, 2).await;
+        if remove {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            std::fs::write(&path, b"").unwrap();
+        }
+        let module = open(config(dir.path()));
+        ok_exchanges(&module, 1).await;
+        drop(module);
+        assert!(
+            set_aside_files(&path).unwrap().is_empty(),
+            "nothing to set aside"
+        );
+        let marker = &parse(&lines(&path)[0])["recovery"];
+        assert_eq!(marker["after"], "log_lost");
+        assert!(
+            marker["reason"]
+                .as_str()
+                .unwrap()
+                .contains("records the tree head 4:"),
+            "{marker}"
+        );
+        let err = verify(std::slice::from_ref(&path), &public_key()).unwrap_err();
+        assert!(matches!(err.problem(), Some(Problem::SetAside(_))), "{err}");
+        let report = verify_with(&[path], &public_key(), &accept_set_aside()).unwrap();
+        assert_eq!(report.new_chain.unwrap().set_aside, None);
+        assert_eq!(report.n_records, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_log_cut_back_to_an_earlier_checkpoint_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.checkpoint_every = 2;
+    let path = c.path.clone();
+    let module = open(c);
+    ok_exchanges(&module, 4).await;
+    drop(module);
+    // Back to the first periodic checkpoint: a clean-looking but shorter log.
+    let l = lines(&path);
+    let first_checkpoint = first_line_of_kind(&l, "checkpoint");
+    write_lines(&path, &l[..=first_checkpoint]);
+    drop(open(config(dir.path())));
+    let aside = set_aside_files(&path).unwrap();
+    assert_eq!(aside.len(), 1);
+    let marker = &parse(&lines(&path)[0])["recovery"];
+    let why = format!("ends at tree size {}", first_checkpoint + 1);
+    assert!(
+        marker["reason"].as_str().unwrap().contains(&why),
+        "{marker}"
+    );
 }
