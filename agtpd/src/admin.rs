@@ -7,14 +7,17 @@
 //! - `GET /status`: JSON: pools, runtime processes, modules, config hash (`status.rs`).
 //!
 //! It runs on its own tasks, outside the AGTP connection limit and the runtime pools, so a
-//! probe is answered even when every runtime is busy. It has no authentication: config
+//! probe is answered even when every runtime is busy. Its own limit
+//! ([`MAX_CONNECTIONS`]) never turns a newcomer away: the oldest connection is closed to
+//! make room, so a few idle or slow sockets cannot starve a probe. It has no authentication: config
 //! validation keeps it on loopback unless `admin.allow_off_loopback` says otherwise.
 //! This file holds the server and the routing; `config.rs` `[admin]` and its validation;
 //! `status.rs` the readiness check and the `/status` document; `client.rs` the other
 //! side: `agtpd health` and `agtpd status`.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +28,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::server::Daemon;
 
@@ -35,8 +38,8 @@ mod status;
 
 /// The `/metrics` content type.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// Admin connections served at once; more are closed on accept.
-const MAX_CONNECTIONS: usize = 64;
+/// Admin connections served at once; a newer one closes the oldest.
+pub const MAX_CONNECTIONS: usize = 64;
 /// Time allowed for a request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest an admin connection may stay open, keep-alive included.
@@ -44,7 +47,7 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Serves the admin endpoints on `listener` for as long as the future is polled.
 pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let open = Arc::new(Open::default());
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -54,11 +57,9 @@ pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {
                 continue;
             }
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::debug!("admin connection limit reached; closing");
-            continue;
-        };
+        let (id, closed) = open.admit();
         let daemon = daemon.clone();
+        let open = open.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let answer = answer(&daemon, request.method(), request.uri().path());
@@ -68,9 +69,43 @@ pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
-            drop(permit);
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_LIFETIME, connection) => {}
+                () = closed.cancelled() => {
+                    tracing::debug!("admin connection limit reached; closed the oldest");
+                }
+            }
+            open.forget(id);
         });
+    }
+}
+
+/// The open admin connections, oldest first, each with the token that closes it.
+#[derive(Default)]
+struct Open(Mutex<(u64, VecDeque<(u64, CancellationToken)>)>);
+
+impl Open {
+    /// Registers a new connection, closing the oldest when the limit is reached.
+    fn admit(&self) -> (u64, CancellationToken) {
+        let mut guard = self.0.lock().expect("admin registry");
+        let (next_id, open) = &mut *guard;
+        while open.len() >= MAX_CONNECTIONS {
+            if let Some((_, oldest)) = open.pop_front() {
+                oldest.cancel();
+            }
+        }
+        let id = *next_id;
+        *next_id += 1;
+        let token = CancellationToken::new();
+        open.push_back((id, token.clone()));
+        (id, token)
+    }
+
+    fn forget(&self, id: u64) {
+        let mut guard = self.0.lock().expect("admin registry");
+        if let Some(at) = guard.1.iter().position(|(i, _)| *i == id) {
+            guard.1.remove(at);
+        }
     }
 }
 

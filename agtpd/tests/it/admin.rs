@@ -89,6 +89,36 @@ async fn agtpd_health_reads_the_admin_address_from_the_config_file_and_the_envir
     drop(daemon);
 }
 
+/// Idle and slow sockets beyond the admin limit close the oldest connections, never the
+/// newcomer, so a probe is answered however many a client holds open.
+#[tokio::test]
+async fn sockets_held_open_on_the_admin_listener_cannot_starve_a_probe() {
+    use tokio::io::AsyncWriteExt;
+    let site = Site::new(&[]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    let mut held = Vec::new();
+    for i in 0..3 * agtpd::admin::MAX_CONNECTIONS {
+        let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
+        if i % 2 == 1 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+        }
+        held.push(stream);
+    }
+    for _ in 0..5 {
+        let probe = tokio::task::spawn_blocking(move || health(admin))
+            .await
+            .unwrap();
+        assert_eq!(probe.status.code(), Some(0), "{probe:?}");
+        assert_eq!(get(admin, "/healthz").await.map(|(code, _)| code), Ok(200));
+    }
+    drop(held);
+    drop(daemon);
+}
+
 #[test]
 fn a_non_loopback_admin_address_is_refused_by_check_config_unless_allowed() {
     let dir = tempfile::TempDir::new().unwrap();
