@@ -49,6 +49,17 @@ impl From<io::Error> for Stop {
     }
 }
 
+/// The two stages of the daemon's drain.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shutdown {
+    /// Cancelled when the drain begins: an idle connection closes, a busy one after its
+    /// answer.
+    pub(crate) drain: CancellationToken,
+    /// Cancelled at the drain deadline: a request still being answered gets 503
+    /// `shutting-down` instead, and the connection closes.
+    pub(crate) cut: CancellationToken,
+}
+
 pub(crate) struct Connection<S> {
     /// The socket, plain or TLS.
     io: S,
@@ -56,9 +67,8 @@ pub(crate) struct Connection<S> {
     /// The settings in force when the connection was accepted; a reload applies to the
     /// next connection.
     settings: Arc<Settings>,
-    /// Cancelled when the daemon drains: an idle connection closes, a busy one after its
-    /// answer.
-    drain: CancellationToken,
+    /// The daemon's drain, as this connection sees it.
+    shutdown: Shutdown,
     /// The head parser, which keeps its scan position between reads.
     parser: RequestParser,
     /// Bytes read and not yet parsed.
@@ -77,14 +87,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         io: S,
         peer: SocketAddr,
         settings: Arc<Settings>,
-        drain: CancellationToken,
+        shutdown: Shutdown,
     ) -> Self {
         Connection {
             io,
             peer,
             parser: RequestParser::new(settings.limits),
             settings,
-            drain,
+            shutdown,
             input: BytesMut::with_capacity(BUFFER),
             output: BytesMut::with_capacity(BUFFER),
             started: Instant::now(),
@@ -115,10 +125,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             };
             let (mut cx, mut trace) = (exchange_cx(), Trace::default());
-            let mut response =
-                crate::gates::answer(&request, &self.settings, &mut cx, &mut trace).await;
+            let answer = crate::gates::answer(&request, &self.settings, &mut cx, &mut trace);
+            let mut response = tokio::select! {
+                biased;
+                response = answer => response,
+                () = self.shutdown.cut.cancelled() => cut_short(),
+            };
             // After the answer: a drain that began while it ran closes this connection too.
-            let close = request.wants_close() || self.drain.is_cancelled();
+            let close = request.wants_close() || self.shutdown.drain.is_cancelled();
             let stamp = (cx.response_id.as_str(), Some(&request.headers));
             self.settings.finalize(&mut response, stamp, close);
             // After stamping, before writing: modules see the response as written.
@@ -223,7 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             read = timeout(idle, self.io.read_buf(&mut input)) => read,
             // A request already on its way when the drain began is still answered (with
             // `Connection: close`): the socket gets a moment to show it before closing.
-            _ = self.drain.cancelled() => timeout(DRAIN_READ, self.io.read_buf(&mut input)).await,
+            _ = self.shutdown.drain.cancelled() => timeout(DRAIN_READ, self.io.read_buf(&mut input)).await,
         };
         match read {
             Ok(Ok(0)) | Err(_) => Err(Stop::Quiet),
@@ -303,6 +317,18 @@ pub(crate) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, limit:
 }
 
 /// A new exchange's context, with its `Response-ID`.
+/// The answer to a request still in flight at the drain deadline.
+fn cut_short() -> Response {
+    let mut response = AgtpError::new(
+        Status::UNAVAILABLE,
+        "shutting-down",
+        "the server is shutting down and could not finish this request; retry elsewhere or later",
+    )
+    .to_response();
+    response.headers.append("Retry-After", "1");
+    response
+}
+
 fn exchange_cx() -> Cx {
     let mut cx = Cx::default();
     cx.response_id = crate::settings::response_id();

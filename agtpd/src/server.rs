@@ -13,11 +13,10 @@ use bytes::BytesMut;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::connection::{linger, Connection};
+use crate::connection::{linger, Connection, Shutdown};
 use crate::error::ConfigError;
 use crate::gateway::{Gateway, GatewayListener, Prepared};
 use crate::metrics::{Metrics, Scrape};
@@ -226,8 +225,7 @@ impl Daemon {
     ) {
         self.gateway.serve(gateway);
         self.start_runtimes();
-        let drain = CancellationToken::new();
-        let cut = CancellationToken::new();
+        let stages = Shutdown::default();
         let tracker = TaskTracker::new();
         for listener in listeners {
             let accept = AcceptLoop {
@@ -235,8 +233,7 @@ impl Daemon {
                 settings: self.settings.subscribe(),
                 connections: self.connections.clone(),
                 lingering: Arc::new(Semaphore::new(REFUSED_LINGERING)),
-                drain: drain.clone(),
-                cut: cut.clone(),
+                shutdown: stages.clone(),
                 tracker: tracker.clone(),
             };
             tracker.spawn(accept.run());
@@ -249,7 +246,7 @@ impl Daemon {
             ?deadline,
             "draining: no new connections, finishing requests in flight"
         );
-        drain.cancel();
+        stages.drain.cancel();
         tracker.close();
         if tokio::time::timeout(deadline, tracker.wait())
             .await
@@ -257,9 +254,9 @@ impl Daemon {
         {
             tracing::warn!(
                 left = tracker.len(),
-                "drain deadline passed; closing the remaining connections"
+                "drain deadline passed; answering what is left 503 and closing"
             );
-            cut.cancel();
+            stages.cut.cancel();
             tracker.wait().await;
         }
         // Order matters: runtimes are told goodbye only once no AGTP request needs them.
@@ -299,8 +296,7 @@ struct AcceptLoop {
     connections: Arc<Semaphore>,
     /// Refused connections still being closed gracefully (see [`refuse`]).
     lingering: Arc<Semaphore>,
-    drain: CancellationToken,
-    cut: CancellationToken,
+    shutdown: Shutdown,
     tracker: TaskTracker,
 }
 
@@ -308,7 +304,7 @@ impl AcceptLoop {
     async fn run(self) {
         loop {
             let accepted = tokio::select! {
-                _ = self.drain.cancelled() => return,
+                _ = self.shutdown.drain.cancelled() => return,
                 accepted = self.listener.accept() => accepted,
             };
             let (stream, peer) = match accepted {
@@ -338,11 +334,18 @@ impl AcceptLoop {
             };
             settings.metrics.accepted();
             let _ = stream.set_nodelay(true);
-            let (drain, cut) = (self.drain.clone(), self.cut.clone());
+            let shutdown = self.shutdown.clone();
             self.tracker.spawn(async move {
+                let cut = shutdown.cut.clone();
+                let serve = serve_stream(stream, peer, settings, shutdown);
+                tokio::pin!(serve);
                 tokio::select! {
-                    _ = serve_stream(stream, peer, settings, drain) => {}
-                    _ = cut.cancelled() => {}
+                    () = &mut serve => {}
+                    // The connection answers what it was doing with a 503; a peer that
+                    // does not read it within the grace is closed regardless.
+                    () = cut.cancelled() => {
+                        let _ = tokio::time::timeout(CUT_GRACE, serve).await;
+                    }
                 }
                 drop(permit);
             });
@@ -354,13 +357,15 @@ async fn serve_stream(
     stream: TcpStream,
     peer: SocketAddr,
     settings: Arc<Settings>,
-    drain: CancellationToken,
+    shutdown: Shutdown,
 ) {
     let Some(acceptor) = settings.tls.clone() else {
-        return Connection::new(stream, peer, settings, drain).run().await;
+        return Connection::new(stream, peer, settings, shutdown)
+            .run()
+            .await;
     };
     match tokio::time::timeout(settings.timeouts.tls_handshake, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Connection::new(tls, peer, settings, drain).run().await,
+        Ok(Ok(tls)) => Connection::new(tls, peer, settings, shutdown).run().await,
         Ok(Err(error)) => {
             settings.metrics.tls_handshake_failed();
             tracing::debug!(%peer, %error, "tls handshake failed");
@@ -394,6 +399,8 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
     let _ = stream.try_write(&out);
 }
 
+/// After the drain deadline, how long a connection has to write its 503 and close.
+const CUT_GRACE: Duration = Duration::from_millis(500);
 /// Refused connections that may linger at once; past it they are closed at once.
 const REFUSED_LINGERING: usize = 256;
 /// How long a refused connection's input is discarded before it is closed.

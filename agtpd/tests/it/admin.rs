@@ -184,6 +184,30 @@ async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
 }
 
 #[tokio::test]
+async fn a_request_still_in_flight_at_the_drain_deadline_gets_503_not_an_eof() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "[timeouts]\ndrain = \"300ms\"\n");
+    let admin = daemon.admin();
+    let _runtime = site.runtime("hang", &["--connections", "1"]);
+    readyz_until(admin, 200).await;
+    let mut stuck = daemon.client().await;
+    stuck.send(query("/things", "{}")).await;
+    agtpd_harness::wait::until(
+        "the request is in flight",
+        Duration::from_secs(5),
+        || async { (status(admin).await["pools"][0]["connections"]["busy"] == 1).then_some(()) },
+    )
+    .await;
+    daemon.signal(Signal::SIGTERM);
+    let cut = stuck.response().await;
+    assert_eq!(cut.status.code(), 503);
+    assert_eq!(agtpd_harness::error_code(&cut), "shutting-down");
+    assert_eq!(cut.headers.get("Connection"), Some("close"));
+    assert_eq!(cut.headers.get("Retry-After"), Some("1"));
+    assert_eq!(daemon.wait(), Some(0));
+}
+
+#[tokio::test]
 async fn a_request_slower_than_slow_request_is_logged_with_pool_pid_and_timing() {
     let site = Site::new(&[Endpoint::query("/things")]);
     let daemon = start(&site, "[admin]\nslow_request = \"300ms\"\n");
