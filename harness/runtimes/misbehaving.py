@@ -26,6 +26,7 @@ Startup modes (the first connection of the process only, then as `ok`):
   idle-response     send a `response` while idle (out of phase)
   deaf              never answer the daemon's pings (every connection)
   reject            answer register_ack ok:false and exit with status 2
+  vanish            once registered, wait 1 s, close every connection and stay alive
 
 With `--workers N` the process is a prefork master: it forks N workers, each serving
 `--connections` connections, and waits for them. Every connection reconnects 50 ms after
@@ -177,6 +178,12 @@ def serve(sock, mode, conn, args):
         time.sleep(0.2)
         os._exit(2)
     send(sock, {"type": "register_ack", "ok": True, "resolved": []})
+    if mode == "vanish":
+        time.sleep(1)
+        log("vanish", conn=conn)
+        sock.close()
+        while True:
+            time.sleep(3600)
     first = not FIRST.is_set()
     FIRST.set()
     if first and mode == "stray-ping":

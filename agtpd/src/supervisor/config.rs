@@ -36,6 +36,10 @@ pub struct RuntimeConfig {
     /// How long a new process may take to register before it is killed and retried.
     #[serde(default = "ten_seconds", with = "humantime_serde")]
     pub start_timeout: Duration,
+    /// How long a registered process may go without a single gateway connection before
+    /// it is replaced (a new one first); 0: never.
+    #[serde(default = "ten_seconds", with = "humantime_serde")]
+    pub disconnected_timeout: Duration,
     /// Requests after which a process is replaced (a new one first); 0: never.
     #[serde(default)]
     pub max_requests: u64,

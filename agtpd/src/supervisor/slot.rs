@@ -1,6 +1,6 @@
 //! One process slot: start the runtime, wait until it registers, watch it, restart it with
-//! backoff when it exits, replace it (new process first) after `max_requests` or on SIGHUP,
-//! and stop it: SIGTERM to its process group, SIGKILL after `stop_grace`.
+//! backoff when it exits, replace it (new process first) after `max_requests`, on SIGHUP or
+//! when it has kept no gateway connection for `disconnected_timeout`, and stop it: SIGTERM to its process group, SIGKILL after `stop_grace`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -53,6 +53,8 @@ struct Running {
 enum Recycle {
     MaxRequests(u64),
     Reload,
+    /// Alive, yet without a gateway connection for this long.
+    Disconnected(Duration),
 }
 
 impl Slot {
@@ -88,6 +90,7 @@ impl Slot {
                 why = recycle_due(&self.gateway, self.generation.clone(), pid, &self.config) => {
                     match why {
                         Recycle::MaxRequests(n) => tracing::info!(pool = self.config.pool, pid, n_served = n, "max_requests reached; replacing the runtime"),
+                        Recycle::Disconnected(after) => tracing::warn!(pool = self.config.pool, pid, ?after, "the runtime is alive but has no gateway connection; replacing it"),
                         Recycle::Reload => {
                             let reloaded = self.generation.borrow_and_update().iter().find(|r| r.pool == self.config.pool).cloned();
                             if let Some(config) = reloaded {
@@ -286,7 +289,8 @@ fn backoff(failures: u32) -> Duration {
 }
 
 /// Completes when `pid`, running with `config`, should be replaced: it served
-/// `max_requests` (when set), or a reload changed its pool's `[[runtime]]` settings.
+/// `max_requests` (when set), it has had no gateway connection for `disconnected_timeout`
+/// (when set), or a reload changed its pool's `[[runtime]]` settings.
 async fn recycle_due(
     gateway: &Gateway,
     mut generation: watch::Receiver<Generation>,
@@ -294,6 +298,8 @@ async fn recycle_due(
     config: &RuntimeConfig,
 ) -> Recycle {
     let max_requests = config.max_requests;
+    let disconnected_timeout = config.disconnected_timeout;
+    let mut disconnected_since: Option<Instant> = None;
     loop {
         tokio::select! {
             Ok(()) = generation.changed() => {
@@ -306,11 +312,17 @@ async fn recycle_due(
                 }
             }
             _ = sleep(POLL * 5) => {
-                if max_requests == 0 {
+                let (n_connections, n_served) = gateway.processes.get(pid).unwrap_or((0, 0));
+                if max_requests > 0 && n_served >= max_requests {
+                    return Recycle::MaxRequests(n_served);
+                }
+                if n_connections > 0 || disconnected_timeout.is_zero() {
+                    disconnected_since = None;
                     continue;
                 }
-                if let Some((_, n_served)) = gateway.processes.get(pid).filter(|(_, n)| *n >= max_requests) {
-                    return Recycle::MaxRequests(n_served);
+                let since = *disconnected_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= disconnected_timeout {
+                    return Recycle::Disconnected(since.elapsed());
                 }
             }
         }

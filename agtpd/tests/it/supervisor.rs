@@ -517,3 +517,37 @@ async fn a_sighup_that_changes_no_runtime_setting_restarts_no_runtime() {
         .is_empty());
     assert_eq!(agtpd.registered(), before, "no process registered anew");
 }
+
+#[tokio::test]
+async fn a_runtime_alive_without_a_gateway_connection_is_replaced_after_disconnected_timeout() {
+    let agtpd = Supervised::start(&format!(
+        "{}disconnected_timeout = \"1s\"\n",
+        runtime("vanish")
+    ));
+    let first =
+        agtpd_harness::wait::until("the runtime registers", Duration::from_secs(10), || async {
+            agtpd.registered().first().copied()
+        })
+        .await;
+    let replaced = agtpd
+        .until_events(1, |e| {
+            message(e) == "the runtime is alive but has no gateway connection; replacing it"
+        })
+        .await;
+    assert_eq!(replaced[0]["fields"]["pid"].as_u64(), Some(first));
+    agtpd_harness::wait::until(
+        "a new process registers",
+        Duration::from_secs(10),
+        || async {
+            agtpd
+                .registered()
+                .iter()
+                .any(|pid| *pid != first)
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(wait_gone(first), "the disconnected process is stopped");
+    agtpd.signal(Signal::SIGTERM);
+    assert_eq!(agtpd.wait(), Some(0));
+}
