@@ -6,7 +6,8 @@
 #   (b) an in-process baseline in the same daemon: DESCRIBE of the sample agent, which
 #       passes the same gates and never crosses the gateway.
 # It prints requests/s, p50, p99, the ratio (a)/(b), and the CPU time per gateway request
-# of agtpd plus the runtime, read from /proc.
+# of agtpd plus the runtime, read from /proc; and agtpd's resident memory with the sample
+# loaded, idle and then holding 1,000 idle connections.
 #
 # With --php it also measures nginx + php-fpm (pm static, 8 children, FastCGI over a Unix
 # socket) serving a hello-world JSON, with wrk, and reports agtpd's ratio to it.
@@ -72,6 +73,27 @@ bench() { # connections, then the call; prints the JSON result
     "$bin/agtp" bench -c "$c" -d "$duration" --warmup "$warmup" --json "$uri" "$@"
 }
 
+rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+memory() { # agtpd's RSS once the site is loaded, then with 1,000 idle client connections
+    for _ in $(seq 100); do
+        "$bin/agtp" "agtp://127.0.0.1:$port" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    local idle held
+    idle=$(rss_mb "$daemon")
+    held=$(python3 - "$port" "$daemon" <<'PY'
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(1000)]
+time.sleep(1)
+print(next(round(int(l.split()[1]) / 1024, 1) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
+PY
+)
+    echo "memory: agtpd with the booking sample loaded: ${idle} MB RSS idle, ${held} MB holding 1000 idle connections"
+    echo
+}
+
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 run_runtime() { # label, processes, then the command starting one runtime process
@@ -108,11 +130,13 @@ print(round(t*d/(d+w)/max($requests,1),1))")
     kill "${runtimes[@]}"; wait "${runtimes[@]}" 2>/dev/null || true
 }
 
+ulimit -n 4096 2>/dev/null || true
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); load generator on the same CPUs"
 echo
+start_daemon
+memory
 echo '| runtime | conn | gateway/s | p50 µs  | p99 µs  | in-proc/s | p50 µs  | p99 µs  | ratio | CPU µs/req | errors |'
 echo '|---------|------|-----------|---------|---------|-----------|---------|---------|-------|--------|--------|'
-start_daemon
 run_runtime rust 1 "$bin/booking-rust"
 # The SDK runtimes, one process per CPU, as php-fpm and a Python or Node.js service run.
 run_runtime python "$(nproc)" python3 samples/booking/python/runtime.py

@@ -166,7 +166,7 @@ pub(super) fn agent_from_value(
     let migrated = migrate::v1_to_v2(&mut document);
     if let Some(error) = validator().iter_errors(&document).next() {
         return Err(AgentProblem::Schema {
-            pointer: error.instance_path.as_str().to_owned(),
+            pointer: error.instance_path().as_str().to_owned(),
             message: error.to_string(),
             migrated,
         });

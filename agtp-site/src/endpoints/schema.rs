@@ -158,8 +158,8 @@ pub(super) fn failure(
 /// property (`/guest_id`), not at the object lacking it; each unexpected property gets
 /// its own entry. Messages never echo the offending value.
 fn describe(error: &ValidationError<'_>) -> Vec<(String, String)> {
-    let base = error.instance_path.as_str();
-    match &error.kind {
+    let base = error.instance_path().as_str();
+    match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             vec![(

@@ -29,7 +29,7 @@ fn every_sample_validates_against_our_schema_and_the_reference_schema() {
     for agent in agents.iter() {
         let errors: Vec<String> = reference
             .iter_errors(agent.document())
-            .map(|e| format!("{}: {e}", e.instance_path))
+            .map(|e| format!("{}: {e}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", agent.name());
     }
