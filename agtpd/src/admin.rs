@@ -6,6 +6,8 @@
 //! - `GET /metrics`: OpenMetrics text (`metrics.rs`);
 //! - `GET /status`: JSON: pools, runtime processes, modules, config hash (`status.rs`).
 //!
+//! `[admin] metrics_listen` runs the same server answering `/metrics` only ([`Routes`]).
+//!
 //! It runs on its own tasks, outside the AGTP connection limit and the runtime pools, so a
 //! probe is answered even when every runtime is busy. Its own limit
 //! ([`MAX_CONNECTIONS`]) never turns a newcomer away: the oldest connection is closed to
@@ -45,8 +47,17 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest an admin connection may stay open, keep-alive included.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
-/// Serves the admin endpoints on `listener` for as long as the future is polled.
-pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {
+/// What a listener answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routes {
+    /// `/healthz`, `/readyz`, `/metrics` and `/status`: `[admin] listen`.
+    All,
+    /// `/metrics` alone: `[admin] metrics_listen`.
+    MetricsOnly,
+}
+
+/// Serves `routes` on `listener` for as long as the future is polled.
+pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener, routes: Routes) {
     let open = Arc::new(Open::default());
     loop {
         let stream = match listener.accept().await {
@@ -62,7 +73,7 @@ pub async fn serve(daemon: Arc<Daemon>, listener: TcpListener) {
         let open = open.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let answer = answer(&daemon, request.method(), request.uri().path());
+                let answer = answer(&daemon, routes, request.method(), request.uri().path());
                 async move { Ok::<_, Infallible>(answer) }
             });
             let connection = http1::Builder::new()
@@ -110,13 +121,19 @@ impl Open {
 }
 
 /// The answer to one admin request.
-fn answer(daemon: &Daemon, method: &Method, path: &str) -> Response<Full<Bytes>> {
+fn answer(daemon: &Daemon, routes: Routes, method: &Method, path: &str) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n".to_owned());
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
+    }
+    if routes == Routes::MetricsOnly && path != "/metrics" {
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found; this listener serves /metrics only\n".to_owned(),
+        );
     }
     match path {
         "/healthz" => text(StatusCode::OK, "ok\n".to_owned()),

@@ -90,10 +90,10 @@ pub enum Command {
     /// Work with the audit log `mod-audit` writes.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Exit 0 when the agtpd at the admin address answers /readyz with 200; 1 when it is
-    /// not ready or does not answer; 78 when no admin address is configured. For
-    /// Docker's HEALTHCHECK and similar probes.
-    Health(AdminTarget),
+    /// Exit 0 when the agtpd at the admin address answers /readyz with 200 (with
+    /// `--live`: /healthz); 1 when it is not ready or does not answer; 78 when no admin
+    /// address is configured. For Docker's HEALTHCHECK and Kubernetes probes.
+    Health(HealthArgs),
     /// Show a running agtpd's pools, runtimes, modules and counters (its /status).
     Status(StatusArgs),
     /// Internal: how agtpd starts a supervised runtime (parent-death signal, then exec).
@@ -163,6 +163,17 @@ pub struct AdminTarget {
     /// The admin address to ask, instead of the configured one.
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
+}
+
+/// `agtpd health`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub target: AdminTarget,
+    /// Ask liveness (/healthz: the process answers) instead of readiness (/readyz: the
+    /// runtimes an endpoint needs are registered and agtpd is not draining).
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// `agtpd status`.

@@ -18,7 +18,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Audit(AuditCommand::Verify(args)) => {
             ExitCode::from(crate::modules::audit_verify(&args))
         }
-        Command::Health(target) => exit(crate::admin::client::health(&target)),
+        Command::Health(args) => exit(crate::admin::client::health(&args)),
         Command::Status(args) => exit(crate::admin::client::status(&args)),
         Command::Conformance(args) => match tokio::runtime::Runtime::new() {
             Ok(runtime) => ExitCode::from(

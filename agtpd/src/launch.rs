@@ -1,10 +1,12 @@
 //! From a loaded configuration to a running daemon: bind, wire signals, serve.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::admin::{self, Routes};
 use crate::cli::Overrides;
 use crate::config::{self, Config, Source};
 use crate::exit::ExitStatus;
@@ -31,15 +33,11 @@ pub async fn launch(source: Source<Overrides>, config: Config, daemon: Daemon) -
             }
         }
     }
-    let admin = match config.admin.listen {
-        Some(addr) => match TcpListener::bind(addr).await {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                tracing::error!(%addr, %error, "cannot listen for admin requests");
-                return ExitStatus::Bind;
-            }
-        },
-        None => None,
+    let Ok(admin) = bind_optional(config.admin.listen, "admin").await else {
+        return ExitStatus::Bind;
+    };
+    let Ok(metrics) = bind_optional(config.admin.metrics_listen, "metrics").await else {
+        return ExitStatus::Bind;
     };
     let gateway = match bind_gateway(&config, &daemon).await {
         Ok(gateway) => gateway,
@@ -62,11 +60,18 @@ pub async fn launch(source: Source<Overrides>, config: Config, daemon: Daemon) -
         .map(|a| a.to_string())
         .collect();
     let gateway_at: Vec<String> = gateway.iter().map(GatewayListener::describe).collect();
-    let admin_at = admin.as_ref().and_then(|l| l.local_addr().ok());
+    let local = |l: &Option<TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    };
+    let (admin_at, metrics_at) = (local(&admin), local(&metrics));
     tracing::info!(
         listen = addresses.join(", "),
         gateway = gateway_at.join(", "),
-        admin = admin_at.map(|a| a.to_string()).unwrap_or_default(),
+        admin = admin_at,
+        metrics = metrics_at,
         tls = config.tls.cert_file.is_some(),
         server_id = config.server_id,
         modules = daemon.module_names().join(", "),
@@ -102,12 +107,17 @@ pub async fn launch(source: Source<Overrides>, config: Config, daemon: Daemon) -
         }
         notify("STOPPING=1");
     };
-    // Its own task, outside the connection limit; it answers through the drain.
-    let admin = admin.map(|listener| tokio::spawn(crate::admin::serve(daemon.clone(), listener)));
+    // Their own tasks, outside the connection limit; they answer through the drain.
+    let serve_admin =
+        |listener, routes| tokio::spawn(admin::serve(daemon.clone(), listener, routes));
+    let admin_tasks: Vec<_> = [(admin, Routes::All), (metrics, Routes::MetricsOnly)]
+        .into_iter()
+        .filter_map(|(listener, routes)| listener.map(|l| serve_admin(l, routes)))
+        .collect();
     daemon.serve(listeners, gateway, shutdown).await;
-    if let Some(admin) = admin {
-        admin.abort();
-        let _ = admin.await;
+    for task in admin_tasks {
+        task.abort();
+        let _ = task.await;
     }
     on_hup.abort();
     let _ = on_hup.await;
@@ -115,6 +125,16 @@ pub async fn launch(source: Source<Overrides>, config: Config, daemon: Daemon) -
     // appends what is queued, writes its shutdown checkpoint and syncs before this returns.
     drop(daemon);
     ExitStatus::Clean
+}
+
+/// A listener on `addr` when one is configured; `Err` (logged) when it cannot be bound.
+async fn bind_optional(addr: Option<SocketAddr>, what: &str) -> Result<Option<TcpListener>, ()> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    TcpListener::bind(addr).await.map(Some).map_err(|error| {
+        tracing::error!(%addr, %error, "cannot listen for {what} requests");
+    })
 }
 
 /// The gateway listeners `config` asks for, or none when no endpoint needs a runtime.

@@ -240,6 +240,14 @@ impl Daemon {
         }
         shutdown.await;
         self.draining.store(true, Relaxed);
+        let delay = self.settings.borrow().timeouts.drain_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                ?delay,
+                "draining after a delay: serving on while /readyz answers 503"
+            );
+            tokio::time::sleep(delay).await;
+        }
         let deadline = self.settings.borrow().timeouts.drain;
         tracing::info!(
             connections = self.max_connections - self.connections.available_permits(),

@@ -28,6 +28,11 @@ pub struct Timeouts {
     /// On SIGTERM, how long in-flight requests may take before connections are cut.
     #[serde(with = "humantime_serde")]
     pub drain: Duration,
+    /// On SIGTERM, how long agtpd keeps serving as before, with `/readyz` answering 503,
+    /// before the drain begins: time for a load balancer or Kubernetes to stop sending
+    /// new connections. 0 (the default) drains at once.
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
 }
 
 impl Default for Timeouts {
@@ -39,12 +44,13 @@ impl Default for Timeouts {
             write: Duration::from_secs(30),
             tls_handshake: Duration::from_secs(10),
             drain: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
         }
     }
 }
 
 impl Timeouts {
-    /// Every timeout but the drain must be more than zero.
+    /// Every timeout but the drain and its delay must be more than zero.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let all = [
             ("timeouts.idle", self.idle),

@@ -1,6 +1,6 @@
 //! `agtpd health` and `agtpd status`: GET the admin listener of a running agtpd.
 //!
-//! Exit codes of `agtpd health` (also in its `--help`): 0 ready; 1 not ready, nothing
+//! Exit codes of `agtpd health` (also in its `--help`): 0 ready (alive, with `--live`); 1 not ready, nothing
 //! listening, or an unexpected answer; 78 no admin address configured, or the
 //! configuration could not be read. `agtpd status` uses the same codes, with 0 whenever
 //! `/status` answered.
@@ -15,7 +15,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::cli::{AdminTarget, StatusArgs};
+use crate::cli::{AdminTarget, HealthArgs, StatusArgs};
 use crate::ExitStatus;
 
 /// How long a probe may take, connection included.
@@ -23,13 +23,14 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest answer read.
 const MAX_ANSWER: usize = 8 << 20;
 
-/// `agtpd health`.
-pub(crate) fn health(target: &AdminTarget) -> ExitStatus {
-    let addr = match address(target) {
+/// `agtpd health`: readiness, or with `--live` liveness.
+pub(crate) fn health(args: &HealthArgs) -> ExitStatus {
+    let addr = match address(&args.target) {
         Ok(addr) => addr,
         Err(status) => return status,
     };
-    match get_blocking(addr, "/readyz") {
+    let path = if args.live { "/healthz" } else { "/readyz" };
+    match get_blocking(addr, path) {
         Ok((200, _)) => ExitStatus::Clean,
         Ok((code, body)) => {
             let body = String::from_utf8_lossy(&body);

@@ -17,7 +17,8 @@ use crate::restart::Pinned;
 /// slow_request = "1s"
 /// ```
 /// The admin listener has no authentication, so a non-loopback address needs
-/// `allow_off_loopback = true`.
+/// `allow_off_loopback = true`. `metrics_listen` is a second listener that answers
+/// `/metrics` only (for Prometheus on the pod network); any address is allowed there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
@@ -26,6 +27,9 @@ pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
     /// Admit a non-loopback `listen` address.
     pub allow_off_loopback: bool,
+    /// A listener serving `GET /metrics` and nothing else; absent or empty: none.
+    #[serde(deserialize_with = "optional_address")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Requests taking longer are logged at WARN with their timing breakdown; absent: off.
     #[serde(with = "humantime_serde")]
     pub slow_request: Option<Duration>,
@@ -67,13 +71,18 @@ impl AdminConfig {
         }
     }
 
-    /// The listener needs a restart; the slow-request log reloads.
+    /// The listeners need a restart; the slow-request log reloads.
     pub(crate) fn pin(&mut self, running: &AdminConfig, pinned: &mut Pinned) {
         pinned.keep("admin.listen", &mut self.listen, &running.listen);
         pinned.keep(
             "admin.allow_off_loopback",
             &mut self.allow_off_loopback,
             &running.allow_off_loopback,
+        );
+        pinned.keep(
+            "admin.metrics_listen",
+            &mut self.metrics_listen,
+            &running.metrics_listen,
         );
     }
 }

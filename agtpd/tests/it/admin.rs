@@ -89,6 +89,58 @@ async fn agtpd_health_reads_the_admin_address_from_the_config_file_and_the_envir
     drop(daemon);
 }
 
+#[tokio::test]
+async fn health_live_asks_liveness_while_readiness_waits_for_a_runtime() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let daemon = start(&site, "");
+    let admin = daemon.admin();
+    readyz_until(admin, 503).await;
+    assert_eq!(
+        health(admin).status.code(),
+        Some(1),
+        "not ready: no runtime"
+    );
+    let live = agtpd(&["health", "--live", "--admin", &admin.to_string()]);
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    drop(daemon);
+    let gone = agtpd(&["health", "--live", "--admin", &admin.to_string()]);
+    assert_eq!(gone.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn metrics_listen_serves_metrics_and_nothing_else() {
+    let site = Site::new(&[]);
+    let daemon = start(&site, "[admin]\nmetrics_listen = \"127.0.0.1:0\"\n");
+    let metrics: SocketAddr = daemon.ready()["fields"]["metrics"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("the ready line names the metrics listener");
+    assert_ne!(metrics, daemon.admin());
+    let (code, body) = get(metrics, "/metrics").await.unwrap();
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&body).contains("# EOF"));
+    for path in ["/status", "/healthz", "/readyz"] {
+        assert_eq!(get(metrics, path).await.unwrap().0, 404, "{path}");
+    }
+    assert_eq!(get(daemon.admin(), "/status").await.unwrap().0, 200);
+}
+
+#[tokio::test]
+async fn drain_delay_keeps_serving_new_connections_while_readyz_says_draining() {
+    let site = Site::new(&[]);
+    let daemon = start(&site, "[timeouts]\ndrain_delay = \"1s\"\n");
+    let admin = daemon.admin();
+    readyz_until(admin, 200).await;
+    daemon.signal(Signal::SIGTERM);
+    readyz_until(admin, 503).await;
+    // Still accepting and answering as usual: no `Connection: close` yet.
+    let mut late = daemon.client().await;
+    let answer = late.exchange("AGTP/1.0 DISCOVER /methods\r\n\r\n").await;
+    assert_eq!(answer.status.code(), 200);
+    assert_eq!(answer.headers.get("Connection"), None);
+    assert_eq!(daemon.wait(), Some(0));
+}
+
 /// Idle and slow sockets beyond the admin limit close the oldest connections, never the
 /// newcomer, so a probe is answered however many a client holds open.
 #[tokio::test]
