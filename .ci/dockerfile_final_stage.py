@@ -45,7 +45,9 @@ def exec_form(rest, what):
     return value
 
 
-def main(path):
+def final_stage(path):
+    """The final stage's settings (BASE, USER_SPEC, BUILD_OUT) and lists (ENV, ENTRYPOINT,
+    CMD, HEALTHCHECK, VOLUMES, EXPOSE, COPIES), as the module docstring names them."""
     stages, names = [], {}
     for keyword, rest in instructions(open(path, encoding="utf-8").read()):
         if keyword == "FROM":
@@ -102,7 +104,11 @@ def main(path):
     if not found:
         sys.exit(f"stage {sources[0]} does not run packaging/docker/rootfs.sh target/release OUT")
     out["BUILD_OUT"] = found.group(1)
+    return out, arrays
 
+
+def main(path):
+    out, arrays = final_stage(path)
     for name, value in out.items():
         print(f"{name}={shlex.quote(value)}")
     for name, values in arrays.items():
