@@ -10,6 +10,7 @@
 //! - [`admin`]: the admin listener seen from a test, `/metrics` checked by the Prometheus
 //!   project's own OpenMetrics parser;
 //! - [`man`]: man pages checked against `--help`; [`tls`]: test certificates;
+//! - [`redis`]: a real `redis-server` for the shared cache, killed and restarted at will;
 //! - [`wait`]: conditions instead of sleeps.
 //!
 //! Dependency rule: a dev-dependency only; it depends on `agtpd` and `agtp-core`.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod client;
 pub mod daemon;
 pub mod man;
+pub mod redis;
 pub mod runtime;
 pub mod site;
 pub mod tls;

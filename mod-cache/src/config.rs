@@ -16,6 +16,19 @@
 //! [modules.cache.endpoints."BOOK /rooms/{room_id}"]
 //! invalidates = ["/rooms/availability"]   # besides the call's own path
 //! ```
+//!
+//! Shared by every replica, on Redis or Valkey:
+//!
+//! ```toml
+//! [modules.cache]
+//! backend = "redis"           # default "memory"
+//!
+//! [modules.cache.redis]
+//! url = "redis://127.0.0.1:6379/0"   # or rediss://, redis+unix:///run/redis.sock
+//! connections = 2             # multiplexed connections to the server
+//! timeout = "100ms"           # per operation; past it the cache bypasses
+//! key_prefix = "agtpd:cache:" # replicas sharing entries use the same prefix
+//! ```
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -49,6 +62,55 @@ pub struct CacheConfig {
     /// Per-endpoint settings, keyed by the endpoint file's `"METHOD /path/{template}"`.
     #[serde(default)]
     pub endpoints: BTreeMap<String, EndpointSettings>,
+    /// Where entries live: this process's memory (`max_entries`, `max_bytes` bound it), or
+    /// a Redis / Valkey server that replicas share (its own memory policy bounds it).
+    #[serde(default)]
+    pub backend: Backend,
+    /// `[modules.cache.redis]`, needed with `backend = "redis"`.
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+}
+
+/// `backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// An LRU in this process.
+    #[default]
+    Memory,
+    /// A Redis or Valkey server, shared by every replica that names it.
+    Redis,
+}
+
+/// `[modules.cache.redis]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://...` or
+    /// `redis+unix:///path/to/socket`.
+    pub url: String,
+    /// Multiplexed connections to the server. At least 1. Default 2.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// Each operation's limit (connecting included); past it, and for a second after,
+    /// the cache bypasses. More than 0. Default 100 ms.
+    #[serde(default = "default_redis_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Prepended to every key. Default `agtpd:cache:`.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_connections() -> usize {
+    2
+}
+
+fn default_redis_timeout() -> Duration {
+    Duration::from_millis(100)
+}
+
+fn default_key_prefix() -> String {
+    "agtpd:cache:".into()
 }
 
 /// `[modules.cache.endpoints."METHOD /path"]`: one endpoint's settings.
@@ -98,6 +160,8 @@ impl Default for CacheConfig {
             max_body: default_max_body(),
             lock_timeout: default_lock_timeout(),
             endpoints: BTreeMap::new(),
+            backend: Backend::Memory,
+            redis: None,
         }
     }
 }
@@ -121,6 +185,24 @@ impl CacheConfig {
         if self.ttl.is_zero() {
             return Err("`ttl` must be more than 0".into());
         }
+        match (&self.backend, &self.redis) {
+            (Backend::Redis, None) => {
+                return Err("`backend = \"redis\"` needs `[modules.cache.redis] url`".into())
+            }
+            (Backend::Memory, Some(_)) => {
+                return Err("`[modules.cache.redis]` is set but `backend` is not \"redis\"".into())
+            }
+            (_, Some(redis)) => {
+                redis::Client::open(redis.url.as_str()).map_err(|e| format!("`redis.url`: {e}"))?;
+                if redis.connections == 0 {
+                    return Err("`redis.connections` must be at least 1".into());
+                }
+                if redis.timeout.is_zero() {
+                    return Err("`redis.timeout` must be more than 0".into());
+                }
+            }
+            (Backend::Memory, None) => {}
+        }
         for (key, settings) in &self.endpoints {
             endpoint_key(key).map_err(|e| format!("`endpoints.\"{key}\"`: {e}"))?;
             if settings.ttl.is_some_and(|ttl| ttl.is_zero()) {
@@ -138,6 +220,14 @@ impl CacheConfig {
             }
         }
         Ok(())
+    }
+
+    /// The longest TTL any endpoint gets.
+    pub(crate) fn max_ttl(&self) -> Duration {
+        self.endpoints
+            .values()
+            .filter_map(|s| s.ttl)
+            .fold(self.ttl, Duration::max)
     }
 
     /// The per-endpoint settings by normalised `"METHOD /path"` (method upper-cased).

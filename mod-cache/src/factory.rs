@@ -27,7 +27,9 @@ impl ModuleFactory for CacheFactory {
     }
 
     fn build(&self, config: &Value, _cx: &BuildContext) -> Result<Arc<dyn Module>, ModuleError> {
-        Ok(Arc::new(CacheModule::new(&parse(config)?)))
+        let module = CacheModule::new(&parse(config)?)
+            .map_err(|e| ModuleError::new(format!("module `cache`: {e}")))?;
+        Ok(Arc::new(module))
     }
 }
 

@@ -11,6 +11,8 @@
 //!   (sorted object keys), and the agent for endpoints configured `agent_scoped`.
 //! - **Store**: an LRU bounded by `max_entries` and `max_bytes`; each entry expires a
 //!   fixed TTL after insertion (hits never extend it); `max_entries = 0` disables it.
+//!   Or, with `backend = "redis"`, a Redis / Valkey server shared by replicas (`shared`):
+//!   Redis expiry for the TTL, per-path generations for invalidation across replicas.
 //! - **Single-flight**: identical misses in flight make one handler call (`flight`).
 //! - **Invalidation**: a call to an endpoint that is not informational purges the
 //!   entries of its concrete path and of the paths its settings list in `invalidates`,
@@ -20,8 +22,8 @@
 //!
 //! # Layout
 //! - [`config`]: the `[modules.cache]` table; [`factory`]: `FACTORY` (`"cache"`);
-//! - [`module`]: the hooks; `store`: the LRU; `flight`: single-flight; `status`:
-//!   `Cache-Status`; `metrics`: the counters.
+//! - [`module`]: the hooks; `store`: the LRU; `shared`: the Redis backend; `flight`:
+//!   single-flight; `status`: `Cache-Status`; `metrics`: the counters.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -29,9 +31,10 @@ pub mod factory;
 mod flight;
 mod metrics;
 pub mod module;
+mod shared;
 mod status;
 mod store;
 
-pub use config::{CacheConfig, EndpointSettings};
+pub use config::{Backend, CacheConfig, EndpointSettings, RedisConfig};
 pub use factory::{CacheFactory, FACTORY};
 pub use module::CacheModule;

@@ -22,8 +22,14 @@ pub(crate) fn add(counter: &AtomicU64, n: u64) {
 }
 
 impl Counters {
-    /// The samples, with the store's current `entries` and `bytes` as gauges.
-    pub(crate) fn samples(&self, entries: u64, bytes: u64) -> Vec<ModuleMetric> {
+    /// The samples, with the store's current `entries` and `bytes` as gauges and the
+    /// shared backend's error count.
+    pub(crate) fn samples(
+        &self,
+        entries: u64,
+        bytes: u64,
+        backend_errors: u64,
+    ) -> Vec<ModuleMetric> {
         let counter = |name, help, value: &AtomicU64| ModuleMetric {
             name,
             help,
@@ -65,6 +71,13 @@ impl Counters {
                 "Entries purged by a non-idempotent call on their path.",
                 &self.invalidations,
             ),
+            ModuleMetric {
+                name: "cache_backend_errors_total",
+                help: "Operations on the shared backend (Redis) that failed or timed out; each made the cache bypass.",
+                kind: MetricKind::Counter,
+                labels: Vec::new(),
+                value: backend_errors,
+            },
             gauge("cache_entries", "Entries held.", entries),
             gauge("cache_bytes", "Bytes held (keys, bodies, headers).", bytes),
         ]

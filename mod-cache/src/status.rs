@@ -11,11 +11,13 @@
 //! | a miss, not stored, for a reason | `...; fwd-status=200; detail=too-large` (`invalidated`, `uncollapsed`) |
 //! | an endpoint the cache does not handle | `agtpd; fwd=bypass` |
 //! | the cache is disabled (`max_entries = 0`) | `agtpd; fwd=bypass; detail=disabled` |
+//! | the shared backend (Redis) failed or is paused | `agtpd; fwd=bypass; detail=backend-unavailable` |
 //!
 //! `ttl` is the whole seconds the entry has left (0 in its last second). `detail`:
 //! `too-large` (body over `max_body`, or the entry over `max_bytes`), `invalidated` (a
 //! non-idempotent call on the path ran meanwhile), `uncollapsed` (a follower whose leader
-//! stored nothing, or that stopped waiting at `lock_timeout`, called the handler itself).
+//! stored nothing, or that stopped waiting at `lock_timeout`, called the handler itself),
+//! `backend-unavailable` (the answer could not be stored on the shared backend).
 
 use std::fmt;
 
@@ -28,6 +30,7 @@ pub(crate) enum NotStored {
     TooLarge,
     Invalidated,
     Uncollapsed,
+    BackendUnavailable,
 }
 
 /// What the cache did for one exchange.
@@ -49,6 +52,7 @@ pub(crate) enum CacheStatus {
     },
     Bypass,
     Disabled,
+    Unavailable,
 }
 
 impl fmt::Display for CacheStatus {
@@ -67,10 +71,14 @@ impl fmt::Display for CacheStatus {
                     Some(NotStored::TooLarge) => f.write_str("; detail=too-large"),
                     Some(NotStored::Invalidated) => f.write_str("; detail=invalidated"),
                     Some(NotStored::Uncollapsed) => f.write_str("; detail=uncollapsed"),
+                    Some(NotStored::BackendUnavailable) => {
+                        f.write_str("; detail=backend-unavailable")
+                    }
                 }
             }
             CacheStatus::Bypass => f.write_str("; fwd=bypass"),
             CacheStatus::Disabled => f.write_str("; fwd=bypass; detail=disabled"),
+            CacheStatus::Unavailable => f.write_str("; fwd=bypass; detail=backend-unavailable"),
         }
     }
 }

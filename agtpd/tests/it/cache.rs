@@ -1,9 +1,10 @@
 //! `mod-cache` through the real daemon, with a real runtime process (`misbehaving.py`)
 //! whose logged `request` events count the handler calls: hits, fixed TTLs, overrides,
 //! agent scoping, errors, bypass, bounds and the disabled cache here; single-flight and
-//! invalidation in `flight.rs`.
+//! invalidation in `flight.rs`; the shared backend on a real Redis in `shared.rs`.
 
 mod flight;
+mod shared;
 
 use std::time::{Duration, Instant};
 

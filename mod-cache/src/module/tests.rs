@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::{CacheConfig, CacheModule};
 
 fn cache(table: serde_json::Value) -> Arc<CacheModule> {
-    Arc::new(CacheModule::new(&CacheConfig::from_value(&table).unwrap()))
+    Arc::new(CacheModule::new(&CacheConfig::from_value(&table).unwrap()).unwrap())
 }
 
 fn cx(impact: &str, idempotent: bool, path: &str) -> Cx {
@@ -103,6 +103,7 @@ async fn a_miss_is_stored_then_served_and_the_metrics_count_both() {
             "cache_stores_total",
             "cache_evictions_total",
             "cache_invalidations_total",
+            "cache_backend_errors_total",
             "cache_entries",
             "cache_bytes",
         ]

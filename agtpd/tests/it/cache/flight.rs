@@ -65,7 +65,7 @@ async fn followers_stop_waiting_at_the_lock_timeout() {
     );
 }
 
-fn rooms() -> [Endpoint<'static>; 2] {
+pub(super) fn rooms() -> [Endpoint<'static>; 2] {
     [
         Endpoint::query("/rooms/{room}"),
         Endpoint {
