@@ -99,6 +99,9 @@ pub struct Cx {
     /// one: metadata the handler wants in the exchange's audit record and
     /// `Attribution-Record` (`extra`).
     pub attribution_extra: Option<Value>,
+    /// The client's address: the TCP peer, or what a trusted load balancer's PROXY
+    /// header said.
+    pub client_address: Option<std::net::SocketAddr>,
     extensions: Extensions,
 }
 

@@ -21,6 +21,7 @@ use crate::error::{invalid, ConfigError};
 use crate::gateway::config::GatewayConfig;
 use crate::logging::LogFormat;
 use crate::modules::ModulesConfig;
+use crate::proxy_protocol::ProxyProtocolConfig;
 use crate::restart::Pinned;
 use crate::signing::SigningConfig;
 use crate::supervisor::config::RuntimeConfig;
@@ -75,6 +76,8 @@ pub struct Config {
     /// `[admin]`: the admin listener (health, readiness, metrics, status) and the
     /// slow-request log.
     pub admin: AdminConfig,
+    /// `[proxy_protocol]`: listeners whose load balancer sends PROXY headers. Restart-only.
+    pub proxy_protocol: ProxyProtocolConfig,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             manifest: ManifestInfo::default(),
             runtime: Vec::new(),
             admin: AdminConfig::default(),
+            proxy_protocol: ProxyProtocolConfig::default(),
         }
     }
 }
@@ -172,6 +176,7 @@ impl Config {
         self.gateway.validate(&self.gateway_socket)?;
         crate::signing::Signer::load(&self.signing)?;
         crate::supervisor::config::validate(&self.runtime)?;
+        self.proxy_protocol.validate(&self.listen)?;
         self.admin.validate()
     }
 
@@ -209,6 +214,8 @@ impl Config {
         self.gateway.pin(&running.gateway, &mut pinned);
         crate::supervisor::config::pin(&mut self.runtime, &running.runtime, &mut pinned);
         self.admin.pin(&running.admin, &mut pinned);
+        self.proxy_protocol
+            .pin(&running.proxy_protocol, &mut pinned);
         pinned
     }
 

@@ -115,7 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Err(Stop::Refuse(error)) => {
                     let mut response = error.to_response();
                     // Every exchange reaches the modules' on_complete, unparseable ones too.
-                    let (cx, mut trace) = (exchange_cx(), Trace::default());
+                    let (cx, mut trace) = (exchange_cx(self.peer), Trace::default());
                     self.settings
                         .finalize(&mut response, (&cx.response_id, None), true);
                     self.complete(None, &mut response, &cx, &mut trace).await;
@@ -124,7 +124,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return;
                 }
             };
-            let (mut cx, mut trace) = (exchange_cx(), Trace::default());
+            let (mut cx, mut trace) = (exchange_cx(self.peer), Trace::default());
             let answer = crate::gates::answer(&request, &self.settings, &mut cx, &mut trace);
             let mut response = tokio::select! {
                 biased;
@@ -329,9 +329,10 @@ fn cut_short() -> Response {
     response
 }
 
-fn exchange_cx() -> Cx {
+fn exchange_cx(client: SocketAddr) -> Cx {
     let mut cx = Cx::default();
     cx.response_id = crate::settings::response_id();
+    cx.client_address = Some(client);
     cx
 }
 

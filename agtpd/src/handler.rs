@@ -154,7 +154,7 @@ impl EndpointCall<'_> {
                     request_id: cx.response_id.clone(),
                     idempotent: endpoint.is_idempotent(),
                     deadline: gateway::deadline(request, *timeout, arrival),
-                    envelope: gateway::envelope(endpoint, request, agent, held, input),
+                    envelope: gateway::envelope(endpoint, request, cx, agent, held, input),
                     trust: gateway::trust(agent),
                 };
                 let (result, timing) = gateway.call(call).await;

@@ -38,6 +38,7 @@ pub mod logging;
 mod metrics;
 pub mod modules;
 mod pipeline;
+pub mod proxy_protocol;
 mod restart;
 mod server;
 mod settings;

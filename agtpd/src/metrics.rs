@@ -59,6 +59,7 @@ pub(crate) struct Metrics {
     accepted: Counter,
     refused: Counter,
     tls_failures: Counter,
+    proxy_refused: Counter,
     reloads: Family<ResultLabels, Counter>,
     last_reload: Gauge<f64, std::sync::atomic::AtomicU64>,
     methods: Interner,
@@ -73,6 +74,7 @@ impl Default for Metrics {
             accepted: Counter::default(),
             refused: Counter::default(),
             tls_failures: Counter::default(),
+            proxy_refused: Counter::default(),
             reloads: Family::default(),
             last_reload: Gauge::default(),
             methods: Interner::default(),
@@ -140,6 +142,11 @@ impl Metrics {
         self.tls_failures.inc();
     }
 
+    /// A trusted balancer's connection came without a valid PROXY header.
+    pub(crate) fn proxy_header_refused(&self) {
+        self.proxy_refused.inc();
+    }
+
     /// A SIGHUP reload was applied (`true`) or refused.
     pub(crate) fn reloaded(&self, applied: bool) {
         let result = if applied { "success" } else { "failure" };
@@ -181,6 +188,11 @@ impl Metrics {
             "tls_handshake_failures",
             "TLS handshakes that failed or timed out",
             self.tls_failures.clone(),
+        );
+        registry.register(
+            "proxy_protocol_refused",
+            "Connections from trusted balancers closed for a missing or malformed PROXY header",
+            self.proxy_refused.clone(),
         );
         registry.register(
             "config_reloads",

@@ -21,6 +21,7 @@ use crate::error::ConfigError;
 use crate::gateway::{Gateway, GatewayListener, Prepared};
 use crate::metrics::{Metrics, Scrape};
 use crate::pipeline::Pipeline;
+use crate::proxy_protocol::{self, Trusted};
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::supervisor::Supervisor;
@@ -227,9 +228,20 @@ impl Daemon {
         self.start_runtimes();
         let stages = Shutdown::default();
         let tracker = TaskTracker::new();
-        for listener in listeners {
+        // `listeners` come in `listen` order, which is how `[proxy_protocol]` names them.
+        let proxied: Vec<Option<Trusted>> = {
+            let config = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+            let policy = &config.proxy_protocol;
+            config
+                .listen
+                .iter()
+                .map(|a| policy.for_listener(*a))
+                .collect()
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
             let accept = AcceptLoop {
                 listener,
+                proxied: proxied.get(i).cloned().flatten(),
                 settings: self.settings.subscribe(),
                 connections: self.connections.clone(),
                 lingering: Arc::new(Semaphore::new(REFUSED_LINGERING)),
@@ -306,6 +318,8 @@ struct AcceptLoop {
     lingering: Arc<Semaphore>,
     shutdown: Shutdown,
     tracker: TaskTracker,
+    /// Whose PROXY header this listener believes; `None`: it takes none.
+    proxied: Option<Trusted>,
 }
 
 impl AcceptLoop {
@@ -343,9 +357,10 @@ impl AcceptLoop {
             settings.metrics.accepted();
             let _ = stream.set_nodelay(true);
             let shutdown = self.shutdown.clone();
+            let proxied = self.proxied.clone().filter(|t| t.trusts(peer));
             self.tracker.spawn(async move {
                 let cut = shutdown.cut.clone();
-                let serve = serve_stream(stream, peer, settings, shutdown);
+                let serve = serve_stream(stream, peer, proxied, settings, shutdown);
                 tokio::pin!(serve);
                 tokio::select! {
                     () = &mut serve => {}
@@ -361,12 +376,28 @@ impl AcceptLoop {
     }
 }
 
+/// Serves one accepted connection: its PROXY header when its peer is a trusted balancer,
+/// then TLS when configured, then AGTP.
 async fn serve_stream(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
+    proxied: Option<Trusted>,
     settings: Arc<Settings>,
     shutdown: Shutdown,
 ) {
+    let peer = match proxied {
+        None => peer,
+        Some(_) => {
+            match proxy_protocol::read_header(&mut stream, peer, settings.timeouts.header).await {
+                Ok(client) => client,
+                Err(why) => {
+                    settings.metrics.proxy_header_refused();
+                    tracing::warn!(%peer, error = why, "closing a connection without a valid PROXY header");
+                    return;
+                }
+            }
+        }
+    };
     let Some(acceptor) = settings.tls.clone() else {
         return Connection::new(stream, peer, settings, shutdown)
             .run()

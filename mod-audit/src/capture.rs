@@ -38,6 +38,8 @@ pub(crate) fn record_body(
     put("ts", Some(ts));
     put("agent", agent);
     put("principal", done.cx.principal_id.as_deref());
+    let client = done.cx.client_address.map(|a| a.to_string());
+    put("client", client.as_deref());
     put("route", done.cx.endpoint.as_ref().map(|e| e.path.as_str()));
     if let Some(request) = done.request {
         put("method", Some(&request.method));

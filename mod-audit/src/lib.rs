@@ -38,7 +38,7 @@
 //! byte the canonical encoding of itself (`sig` included), so re-formatting is tampering.
 //!
 //! A **record** adds: `method`, `path`, `agent` (`Cx::agent_id`, else the `Agent-ID`
-//! header), `principal`, `route` (endpoint template), `session_id`, `task_id`,
+//! header), `principal`, `client` (the client's address, a PROXY header's when trusted), `route` (endpoint template), `session_id`, `task_id`,
 //! `request_id` (request headers), `status` (the status written on the wire),
 //! `error_code` (`error.code` of a non-2xx body), `extra` (the handler's
 //! `attribution_extra`), `duration_us`, `input_sha256`,

@@ -227,6 +227,7 @@ impl Run<'_> {
             agent_verified: false,
             agent_cert_fingerprint: None,
             agent_cert_extensions: Default::default(),
+            client_address: None,
         };
         let frame = Frame::Request(Request {
             request_id: request_id.clone(),

@@ -66,6 +66,10 @@ pub struct RequestEnvelope {
     /// AGTP extensions parsed from the verified client certificate (empty without one).
     #[serde(default)]
     pub agent_cert_extensions: Map<String, Value>,
+    /// The client's `IP:port` (a trusted load balancer's PROXY header's, else the TCP
+    /// peer's); absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
 }
 
 /// `request.trust`: the identity decision the runtime must take as given.

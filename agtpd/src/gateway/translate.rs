@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use agtp_core::module::Cx;
 use agtp_core::{AgtpError, Request, Response, Status};
 use bytes::Bytes;
 use runtime_protocol::{Reply, RequestEnvelope, Trust, TrustMethod};
@@ -55,6 +56,7 @@ pub(crate) fn deadline(request: &Request, timeout: Duration, arrival: Instant) -
 pub(crate) fn envelope(
     endpoint: &Endpoint,
     request: &Request,
+    cx: &Cx,
     agent: Option<&Agent>,
     authority: Vec<String>,
     input: Value,
@@ -87,6 +89,7 @@ pub(crate) fn envelope(
         agent_verified: false,
         agent_cert_fingerprint: None,
         agent_cert_extensions: Map::new(),
+        client_address: cx.client_address.map(|a| a.to_string()),
     }
 }
 

@@ -16,6 +16,7 @@ mod metrics;
 mod modules;
 mod packaging;
 mod proxy;
+mod proxy_protocol;
 mod reload;
 mod supervisor;
 mod tls;

@@ -26,6 +26,7 @@ pub(crate) fn sample_request() -> Request {
             agent_verified: false,
             agent_cert_fingerprint: None,
             agent_cert_extensions: Map::new(),
+            client_address: None,
         },
         trust: Some(Trust {
             verified: true,

@@ -231,6 +231,7 @@ pub fn request(request_id: &str, method: &str, path: &str, input: Value) -> Requ
             agent_verified: false,
             agent_cert_fingerprint: None,
             agent_cert_extensions: Map::new(),
+            client_address: None,
         },
         trust: None,
         deadline_ms: Some(30_000),
