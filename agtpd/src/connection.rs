@@ -319,12 +319,15 @@ pub(crate) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, limit:
 /// A new exchange's context, with its `Response-ID`.
 /// The answer to a request still in flight at the drain deadline.
 fn cut_short() -> Response {
-    let mut response = AgtpError::new(
-        Status::UNAVAILABLE,
+    retry_later(
         "shutting-down",
         "the server is shutting down and could not finish this request; retry elsewhere or later",
     )
-    .to_response();
+}
+
+/// A 503 with `code` that asks the client to retry in a second (`Retry-After: 1`).
+pub(crate) fn retry_later(code: &'static str, message: &'static str) -> Response {
+    let mut response = AgtpError::new(Status::UNAVAILABLE, code, message).to_response();
     response.headers.append("Retry-After", "1");
     response
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use agtp_core::encode::encode_response;
 use agtp_core::module::Module;
-use agtp_core::{AgtpError, Status};
 use bytes::BytesMut;
 use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
@@ -16,7 +15,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::connection::{linger, Connection, Shutdown};
+use crate::connection::{linger, retry_later, Connection, Shutdown};
 use crate::error::ConfigError;
 use crate::gateway::{Gateway, GatewayListener, Prepared};
 use crate::metrics::{Metrics, Scrape};
@@ -424,13 +423,10 @@ fn refuse(stream: &TcpStream, peer: SocketAddr, settings: &Settings) {
     if settings.tls.is_some() {
         return;
     }
-    let mut response = AgtpError::new(
-        Status::UNAVAILABLE,
+    let mut response = retry_later(
         "too-many-connections",
         "the server is at its connection limit; retry shortly",
-    )
-    .to_response();
-    response.headers.append("Retry-After", "1");
+    );
     let response_id = crate::settings::response_id();
     settings.finalize(&mut response, (&response_id, None), true);
     let mut out = BytesMut::new();

@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::AGTPD;
 use agtpd::admin::client::get;
 use agtpd_harness::admin::{readyz, readyz_until, status};
-use agtpd_harness::TestDaemon;
-use agtpd_harness::{message, query, Endpoint, Site};
+use agtpd_harness::{message, query, Client, Endpoint, Runtime, Site, TestDaemon};
 use nix::sys::signal::Signal;
+use tokio::net::TcpStream;
 
 fn start(site: &Site, extra: &str) -> TestDaemon {
     TestDaemon::binary(AGTPD)
@@ -202,22 +202,35 @@ fn a_non_loopback_admin_address_is_refused_by_check_config_unless_allowed() {
     assert_eq!(allowed.status.code(), Some(0), "{allowed:?}");
 }
 
-#[tokio::test]
-async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
-    let site = Site::new(&[Endpoint::query("/things")]);
-    let daemon = start(&site, "");
+/// A daemon with `extra` config whose one runtime connection (in `mode`) is busy with a
+/// request of `input` from the returned client.
+async fn one_in_flight(
+    site: &Site,
+    extra: &str,
+    mode: &str,
+    input: &str,
+) -> (TestDaemon, Runtime, Client<TcpStream>) {
+    let daemon = start(site, extra);
     let admin = daemon.admin();
-    let _runtime = site.runtime("ok", &["--connections", "1"]);
+    let runtime = site.runtime(mode, &["--connections", "1"]);
     readyz_until(admin, 200).await;
-    let mut slow = daemon.client().await;
-    slow.send(query("/things", r#"{"mode": "slow-ok", "delay_ms": 3000}"#))
-        .await;
+    let mut client = daemon.client().await;
+    client.send(query("/things", input)).await;
     agtpd_harness::wait::until(
         "the request is in flight",
         Duration::from_secs(5),
         || async { (status(admin).await["pools"][0]["connections"]["busy"] == 1).then_some(()) },
     )
     .await;
+    (daemon, runtime, client)
+}
+
+#[tokio::test]
+async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
+    let site = Site::new(&[Endpoint::query("/things")]);
+    let slow = r#"{"mode": "slow-ok", "delay_ms": 3000}"#;
+    let (daemon, _runtime, mut slow) = one_in_flight(&site, "", "ok", slow).await;
+    let admin = daemon.admin();
     daemon.signal(Signal::SIGTERM);
     let mut answer = (0, String::new());
     for _ in 0..100 {
@@ -238,18 +251,8 @@ async fn readyz_is_503_draining_while_a_request_finishes_after_sigterm() {
 #[tokio::test]
 async fn a_request_still_in_flight_at_the_drain_deadline_gets_503_not_an_eof() {
     let site = Site::new(&[Endpoint::query("/things")]);
-    let daemon = start(&site, "[timeouts]\ndrain = \"300ms\"\n");
-    let admin = daemon.admin();
-    let _runtime = site.runtime("hang", &["--connections", "1"]);
-    readyz_until(admin, 200).await;
-    let mut stuck = daemon.client().await;
-    stuck.send(query("/things", "{}")).await;
-    agtpd_harness::wait::until(
-        "the request is in flight",
-        Duration::from_secs(5),
-        || async { (status(admin).await["pools"][0]["connections"]["busy"] == 1).then_some(()) },
-    )
-    .await;
+    let drain = "[timeouts]\ndrain = \"300ms\"\n";
+    let (daemon, _runtime, mut stuck) = one_in_flight(&site, drain, "hang", "{}").await;
     daemon.signal(Signal::SIGTERM);
     let cut = stuck.response().await;
     assert_eq!(cut.status.code(), 503);

@@ -71,6 +71,14 @@ async fn requests(daemon: &TestDaemon, n: usize) {
     }
 }
 
+/// One run of agtpd with `config` that answers `n` requests and stops on SIGTERM.
+async fn clean_run(config: &str, n: usize) {
+    let daemon = start(config);
+    requests(&daemon, n).await;
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait(), Some(0));
+}
+
 #[tokio::test]
 async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_and_is_marked_on_restart(
 ) {
@@ -118,10 +126,7 @@ async fn a_killed_daemon_leaves_an_unsealed_tail_that_verifies_with_open_tail_an
     );
 
     // The next run continues the chain, marks the unclean stop, and seals on SIGTERM.
-    let daemon = start(&config);
-    requests(&daemon, 3).await;
-    daemon.signal(Signal::SIGTERM);
-    assert_eq!(daemon.wait(), Some(0));
+    clean_run(&config, 3).await;
     let sealed = verify(dir.path(), &[]);
     let out = text(&sealed.stdout);
     assert_eq!(sealed.status.code(), Some(0), "{}", text(&sealed.stderr));
@@ -161,10 +166,7 @@ async fn a_logrotate_rename_plus_sighup_continues_the_chain_in_a_new_file() {
 async fn audit_verify_names_an_edited_record_and_exits_non_zero() {
     let dir = TempDir::new().unwrap();
     let config = setup(dir.path());
-    let daemon = start(&config);
-    requests(&daemon, 5).await;
-    daemon.signal(Signal::SIGTERM);
-    assert_eq!(daemon.wait(), Some(0));
+    clean_run(&config, 5).await;
     let ok = verify(dir.path(), &[]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 
@@ -191,10 +193,7 @@ async fn a_log_cut_or_emptied_between_runs_fails_verification_until_accepted() {
     for emptied in [false, true] {
         let dir = TempDir::new().unwrap();
         let config = setup(dir.path());
-        let daemon = start(&config);
-        requests(&daemon, 5).await;
-        daemon.signal(Signal::SIGTERM);
-        assert_eq!(daemon.wait(), Some(0));
+        clean_run(&config, 5).await;
         let log = dir.path().join("audit.log");
         let text_before = std::fs::read_to_string(&log).unwrap();
         let kept: Vec<&str> = if emptied {
@@ -213,10 +212,7 @@ async fn a_log_cut_or_emptied_between_runs_fails_verification_until_accepted() {
         let early = verify(dir.path(), &[]);
         assert_eq!(early.status.code(), Some(65), "{}", text(&early.stdout));
 
-        let daemon = start(&config);
-        requests(&daemon, 2).await;
-        daemon.signal(Signal::SIGTERM);
-        assert_eq!(daemon.wait(), Some(0));
+        clean_run(&config, 2).await;
         let strict = verify(dir.path(), &[]);
         let err = text(&strict.stderr);
         assert_eq!(strict.status.code(), Some(65), "{err}");

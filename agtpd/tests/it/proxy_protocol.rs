@@ -4,7 +4,6 @@
 //! untrusted peer's header is an ordinary bad request.
 
 use std::path::Path;
-use std::process::Command;
 
 use agtpd_harness::admin::readyz_until;
 use agtpd_harness::{query, Client, Endpoint, Runtime, Site, TestDaemon};
@@ -15,15 +14,10 @@ use tokio::net::TcpStream;
 use crate::AGTPD;
 
 /// agtpd with `[proxy_protocol]` on its listener, trusting `trusted`, with the audit
-/// module, and a runtime.
-fn start(site: &Site, trusted: &str) -> (TestDaemon, Runtime) {
+/// module, and a runtime it is ready with.
+async fn start(site: &Site, trusted: &str) -> (TestDaemon, Runtime) {
     let dir = site.dir.path();
-    let keygen = Command::new(AGTPD)
-        .args(["keygen", "--out"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success());
+    agtpd::signing::keygen(dir).unwrap();
     let extra = format!(
         "[proxy_protocol]\nlisteners = [\"127.0.0.1:0\"]\ntrusted = [\"{trusted}\"]\n\
          [signing]\nkey_file = \"{d}/signing.key\"\n[modules]\nload = [\"audit\"]\n\
@@ -35,7 +29,18 @@ fn start(site: &Site, trusted: &str) -> (TestDaemon, Runtime) {
         .args(&["--admin-listen", "127.0.0.1:0"])
         .start();
     let runtime = site.runtime("ok", &[]);
+    readyz_until(daemon.admin(), 200).await;
     (daemon, runtime)
+}
+
+/// The `peer` of the first `n` access lines.
+async fn access_peers(daemon: &TestDaemon, n: usize) -> Vec<String> {
+    daemon
+        .until_events(n, |e| e["target"] == "agtpd::access")
+        .await
+        .iter()
+        .map(|e| e["fields"]["peer"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn audit_clients(dir: &Path) -> Vec<Value> {
@@ -68,20 +73,14 @@ async fn through(daemon: &TestDaemon, header: &[u8]) -> Client<TcpStream> {
 #[tokio::test]
 async fn a_trusted_balancers_header_names_the_client_in_logs_audit_and_envelope() {
     let site = Site::new(&[Endpoint::query("/things")]);
-    let (daemon, runtime) = start(&site, "127.0.0.1/32");
-    readyz_until(daemon.admin(), 200).await;
+    let (daemon, runtime) = start(&site, "127.0.0.1/32").await;
 
     let mut v1 = through(&daemon, b"PROXY TCP4 203.0.113.7 127.0.0.1 51000 4480\r\n").await;
     assert_eq!(v1.exchange(query("/things", "{}")).await.status.code(), 200);
     let mut v2 = through(&daemon, &v2_header([198, 51, 100, 9], 40000)).await;
     assert_eq!(v2.exchange(query("/things", "{}")).await.status.code(), 200);
 
-    let peers: Vec<String> = daemon
-        .until_events(2, |e| e["target"] == "agtpd::access")
-        .await
-        .iter()
-        .map(|e| e["fields"]["peer"].as_str().unwrap().to_owned())
-        .collect();
+    let peers = access_peers(&daemon, 2).await;
     assert_eq!(peers, ["203.0.113.7:51000", "198.51.100.9:40000"]);
     let envelopes: Vec<Value> = runtime
         .events()
@@ -99,8 +98,7 @@ async fn a_trusted_balancers_header_names_the_client_in_logs_audit_and_envelope(
 #[tokio::test]
 async fn a_trusted_peer_without_a_valid_header_is_closed_and_others_are_still_served() {
     let site = Site::new(&[Endpoint::query("/things")]);
-    let (daemon, _runtime) = start(&site, "127.0.0.1/32");
-    readyz_until(daemon.admin(), 200).await;
+    let (daemon, _runtime) = start(&site, "127.0.0.1/32").await;
     for bad in [
         &b"PROXY TCP4 999.1.1.1 127.0.0.1 1 2\r\n"[..],
         &b"PROXY SCTP 1.2.3.4 127.0.0.1 1 2\r\n"[..],
@@ -120,8 +118,7 @@ async fn a_trusted_peer_without_a_valid_header_is_closed_and_others_are_still_se
 #[tokio::test]
 async fn an_untrusted_peers_header_is_a_bad_request_and_its_own_address_is_logged() {
     let site = Site::new(&[Endpoint::query("/things")]);
-    let (daemon, _runtime) = start(&site, "10.0.0.0/8");
-    readyz_until(daemon.admin(), 200).await;
+    let (daemon, _runtime) = start(&site, "10.0.0.0/8").await;
     let mut forged = through(&daemon, b"PROXY TCP4 203.0.113.7 127.0.0.1 51000 4480\r\n").await;
     forged.send(query("/things", "{}")).await;
     assert_eq!(forged.response().await.status.code(), 400);
