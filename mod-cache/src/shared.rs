@@ -91,7 +91,8 @@ impl Shared {
         })
     }
 
-    fn manager(&self) -> ConnectionManager {
+    /// The next connection, round robin; `None` when none could be made.
+    fn manager(&self) -> Option<ConnectionManager> {
         let managers = self.managers.get_or_init(|| {
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(self.timeout))
@@ -105,7 +106,7 @@ impl Shared {
                 .collect()
         });
         let i = self.next.fetch_add(1, Ordering::Relaxed) % managers.len().max(1);
-        managers[i].clone()
+        managers.get(i).cloned()
     }
 
     /// Runs `pipe`, within the timeout and unless the backend is paused.
@@ -116,10 +117,9 @@ impl Shared {
         if self.is_paused() {
             return Err(Unavailable);
         }
-        if self.managers.get().is_some_and(Vec::is_empty) {
-            return Err(Unavailable);
-        }
-        let mut connection = self.manager();
+        let Some(mut connection) = self.manager() else {
+            return Err(self.pause("no connection to the server could be set up"));
+        };
         let result =
             tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut connection)).await;
         match result {
