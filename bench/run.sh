@@ -12,17 +12,22 @@
 # With --php it also measures nginx + php-fpm (pm static, 8 children, FastCGI over a Unix
 # socket) serving a hello-world JSON, with wrk, and reports agtpd's ratio to it.
 #
-#   bench/run.sh [--php] [--duration 5s] [--connections "1 16 64"]
+# With --compare DIR it also runs, side by side, the agtpd in DIR (say, a release build of
+# an earlier commit) and this build with `[tracing]` exporting to a local OTLP sink, each
+# against this build with tracing off, on the in-process and the Rust gateway paths.
+#
+#   bench/run.sh [--php] [--compare DIR] [--duration 5s] [--connections "1 16 64"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=5s warmup=1s conns="1 16 64" php=false
+duration=5s warmup=1s conns="1 16 64" php=false compare=
 while [ $# -gt 0 ]; do
     case "$1" in
         --php) php=true ;;
+        --compare) compare=$2; shift ;;
         --duration) duration=$2; shift ;;
         --connections) conns=$2; shift ;;
-        *) echo "usage: bench/run.sh [--php] [--duration 5s] [--connections \"1 16 64\"]" >&2; exit 64 ;;
+        *) echo "usage: bench/run.sh [--php] [--compare DIR] [--duration 5s] [--connections \"1 16 64\"]" >&2; exit 64 ;;
     esac
     shift
 done
@@ -35,7 +40,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 port=44880
-uri="agtp://d544c8b8c9420d3ee9c68f0049ebb412561a9e499c02a47a586417610ce4f12c@127.0.0.1:$port"
+agent=d544c8b8c9420d3ee9c68f0049ebb412561a9e499c02a47a586417610ce4f12c
+uri="agtp://$agent@127.0.0.1:$port"
 gateway_call=(QUERY "/rooms/availability?check_in=2026-12-01&check_out=2026-12-03")
 baseline_call=(DESCRIBE /)
 
@@ -48,12 +54,13 @@ ticks() { # utime + stime of the given pids, in clock ticks
     echo "$total"
 }
 
-start_daemon() {
+start_daemon() { # [agtpd binary] [port] [name] [extra config]: sets $daemon
+    local agtpd=${1:-$bin/agtpd} at=${2:-$port} name=${3:-agtpd}
     # The sample's config without its [[runtime]] section: each row's runtime is the only
     # one serving, so the requests and the CPU counted are its own.
-    sed '/^\[\[runtime\]\]/,$d' samples/booking/agtpd.toml > "$work/agtpd.toml"
-    AGTPD_LOG_LEVEL=warn "$bin/agtpd" --config "$work/agtpd.toml" \
-        --listen "127.0.0.1:$port" --gateway-socket "$work/gateway.sock" 2>"$work/agtpd.log" &
+    { sed '/^\[\[runtime\]\]/,$d' samples/booking/agtpd.toml; echo "${4:-}"; } > "$work/$name.toml"
+    AGTPD_LOG_LEVEL=warn "$agtpd" --config "$work/$name.toml" \
+        --listen "127.0.0.1:$at" --gateway-socket "$work/$name.sock" 2>"$work/$name.log" &
     daemon=$!
     pids+=("$daemon")
 }
@@ -70,7 +77,12 @@ wait_ready() { # until a gateway call answers 200
 
 bench() { # connections, then the call; prints the JSON result
     local c=$1; shift
-    "$bin/agtp" bench -c "$c" -d "$duration" --warmup "$warmup" --json "$uri" "$@"
+    bench_at "$port" "$c" "$@"
+}
+
+bench_at() { # port, connections, then the call
+    local at=$1 c=$2; shift 2
+    "$bin/agtp" bench -c "$c" -d "$duration" --warmup "$warmup" --json "agtp://$agent@127.0.0.1:$at" "$@"
 }
 
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
@@ -100,7 +112,7 @@ run_runtime() { # label, processes, then the command starting one runtime proces
     local label=$1 processes=$2; shift 2
     local runtimes=()
     for i in $(seq "$processes"); do
-        AGTP_GATEWAY_SOCKET="$work/gateway.sock" AGTP_CONNECTIONS=16 "$@" 2>"$work/runtime-$i.log" &
+        AGTP_GATEWAY_SOCKET="$work/agtpd.sock" AGTP_CONNECTIONS=16 "$@" 2>"$work/runtime-$i.log" &
         runtimes+=("$!")
     done
     pids+=("${runtimes[@]}")
@@ -144,4 +156,69 @@ run_runtime node "$(nproc)" node samples/booking/node/runtime.js
 
 if $php; then
     bench/php.sh "$duration" "$conns" "$work/results"
+fi
+
+compare_builds() { # the agtpd in $compare, and this one tracing, each against this one
+    local sink_port=$((port + 9)) others=("$compare/agtpd" "$bin/agtpd") names=(other traced)
+    # An OTLP/HTTP sink that takes every export and answers 200, as a collector would.
+    python3 - "$sink_port" <<'PY' 2>"$work/sink.log" &
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+    pids+=("$!")
+    local tracing="[tracing]
+otlp_endpoint = \"http://127.0.0.1:$sink_port/v1/traces\""
+    local i at
+    for i in 0 1; do
+        at=$((port + 1 + i))
+        start_daemon "${others[$i]}" "$at" "${names[$i]}" "$([ "$i" = 1 ] && echo "$tracing")"
+        AGTP_GATEWAY_SOCKET="$work/${names[$i]}.sock" AGTP_CONNECTIONS=16 "$bin/booking-rust" \
+            2>"$work/runtime-${names[$i]}.log" &
+        pids+=("$!")
+    done
+    AGTP_GATEWAY_SOCKET="$work/agtpd.sock" AGTP_CONNECTIONS=16 "$bin/booking-rust" 2>"$work/runtime-this.log" &
+    pids+=("$!")
+    for at in "$port" $((port + 1)) $((port + 2)); do
+        for _ in $(seq 100); do
+            "$bin/agtp" "agtp://$agent@127.0.0.1:$at" "${gateway_call[@]}" >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+    done
+    echo
+    echo "this build (tracing off) against $compare/agtpd, and against itself with tracing on:"
+    echo
+    echo '| path    | conn | this, req/s | other, req/s | other/this | traced, req/s | traced/this |'
+    echo '|---------|------|-------------|--------------|------------|---------------|-------------|'
+    local c path this other traced round at
+    for c in $conns; do
+        for path in in-proc gateway; do
+            local call=("${baseline_call[@]}")
+            [ "$path" = gateway ] && call=("${gateway_call[@]}")
+            # Three rounds in alternating order, so that drift on a shared machine falls
+            # on every build alike; each figure is the mean of its three.
+            local -A sum=([0]=0 [1]=0 [2]=0)
+            for round in 0 1 2; do
+                local order=(0 1 2)
+                [ "$round" = 1 ] && order=(2 1 0)
+                for at in "${order[@]}"; do
+                    sum[$at]=$(python3 -c "print(${sum[$at]} + $(bench_at $((port + at)) "$c" "${call[@]}" | field 'd["rps"]'))")
+                done
+            done
+            this=$(python3 -c "print(${sum[0]}/3)") other=$(python3 -c "print(${sum[1]}/3)")
+            traced=$(python3 -c "print(${sum[2]}/3)")
+            printf '| %-7s | %4s | %11.0f | %12.0f | %10.2f | %13.0f | %11.2f |\n' "$path" "$c" \
+                "$this" "$other" "$(python3 -c "print($other/$this)")" \
+                "$traced" "$(python3 -c "print($traced/$this)")"
+        done
+    done
+}
+
+if [ -n "$compare" ]; then
+    compare_builds
 fi

@@ -25,6 +25,7 @@ use crate::proxy_protocol::ProxyProtocolConfig;
 use crate::restart::Pinned;
 use crate::signing::SigningConfig;
 use crate::supervisor::config::RuntimeConfig;
+use crate::telemetry::TracingConfig;
 use crate::timeouts::Timeouts;
 use crate::tls::TlsConfig;
 
@@ -78,6 +79,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[proxy_protocol]`: listeners whose load balancer sends PROXY headers. Restart-only.
     pub proxy_protocol: ProxyProtocolConfig,
+    /// `[tracing]`: OpenTelemetry spans by OTLP/HTTP. Restart-only.
+    pub tracing: TracingConfig,
 }
 
 impl Default for Config {
@@ -103,6 +106,7 @@ impl Default for Config {
             runtime: Vec::new(),
             admin: AdminConfig::default(),
             proxy_protocol: ProxyProtocolConfig::default(),
+            tracing: TracingConfig::default(),
         }
     }
 }
@@ -177,6 +181,7 @@ impl Config {
         crate::signing::Signer::load(&self.signing)?;
         crate::supervisor::config::validate(&self.runtime)?;
         self.proxy_protocol.validate(&self.listen)?;
+        self.tracing.validate()?;
         self.admin.validate()
     }
 
@@ -216,6 +221,7 @@ impl Config {
         self.admin.pin(&running.admin, &mut pinned);
         self.proxy_protocol
             .pin(&running.proxy_protocol, &mut pinned);
+        self.tracing.pin(&running.tracing, &mut pinned);
         pinned
     }
 

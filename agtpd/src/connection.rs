@@ -24,10 +24,12 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::access::{Exchange, Trace};
 use crate::metrics::LastLabels;
 use crate::settings::Settings;
+use crate::telemetry;
 
 /// Why a connection stops reading requests.
 enum Stop {
@@ -125,7 +127,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             };
             let (mut cx, mut trace) = (exchange_cx(self.peer), Trace::default());
-            let answer = crate::gates::answer(&request, &self.settings, &mut cx, &mut trace);
+            let span = telemetry::request_span(&request, &cx.response_id);
+            let answer = crate::gates::answer(&request, &self.settings, &mut cx, &mut trace)
+                .instrument(span.clone());
             let mut response = tokio::select! {
                 biased;
                 response = answer => response,
@@ -137,7 +141,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.settings.finalize(&mut response, stamp, close);
             // After stamping, before writing: modules see the response as written.
             self.complete(Some(&request), &mut response, &cx, &mut trace)
+                .instrument(span.clone())
                 .await;
+            telemetry::record_status(&span, response.status);
+            drop(span);
             self.queue(&response);
             if close {
                 break;

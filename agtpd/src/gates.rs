@@ -39,6 +39,7 @@ use agtp_core::{AgtpError, Request, Response, Status};
 use crate::access::{Progress, Trace};
 use crate::handler::{self, Responders};
 use crate::settings::Settings;
+use crate::telemetry;
 use agtp_site::agents::{self, Agent};
 use agtp_site::endpoints::Route;
 use agtp_site::path_grammar::validate_path;
@@ -69,7 +70,25 @@ async fn gate(
     cx: &mut Cx,
     trace: &mut Trace,
 ) -> Result<Response, AgtpError> {
-    let site = ways.site;
+    let passed = telemetry::span!("gates").in_scope(|| check(request, ways.site, cx))?;
+    // 11. Routing.
+    let Passed {
+        agent,
+        method,
+        path,
+    } = passed;
+    route(ways, request, agent, method, path, Progress { cx, trace }).await
+}
+
+/// What steps 1 to 10 let through: the agent, and the method and path to route.
+struct Passed<'a> {
+    agent: Option<&'a Agent>,
+    method: &'a str,
+    path: Option<&'a str>,
+}
+
+/// Steps 1 to 10; `cx` learns the agent.
+fn check<'a>(request: &'a Request, site: &'a Site, cx: &mut Cx) -> Result<Passed<'a>, AgtpError> {
     // 1. Before anything else: delegated authority is not part of this revision.
     if request.headers.contains("Delegation-Chain") {
         return Err(AgtpError::new(
@@ -125,8 +144,11 @@ async fn gate(
         Some((m, p)) => (m, Some(p)),
         None => (method, path),
     };
-    // 11. Routing.
-    route(ways, request, agent, method, path, Progress { cx, trace }).await
+    Ok(Passed {
+        agent,
+        method,
+        path,
+    })
 }
 
 /// The discovery primitives, which answer whatever the agent's lifecycle state: their

@@ -3,7 +3,8 @@
 //! Layout (ARCHITECTURE.md has the codemap):
 //! - [`cli`] and [`config`]: flags and the layered configuration, which lists the
 //!   sections each subsystem owns ([`tls`], [`timeouts`], [`signing`], [`logging`],
-//!   [`gateway::config`], [`supervisor::config`], [`admin::config`], [`modules`]);
+//!   [`telemetry`], [`gateway::config`], [`supervisor::config`], [`admin::config`],
+//!   [`modules`]);
 //!   `error` is [`ConfigError`], `restart` the restart-only keys of a reload;
 //! - `server`: [`Daemon`], the composition root: accept loops, connection limit, reload,
 //!   drain; `connection`: one client connection; `settings`: what a reload swaps;
@@ -44,6 +45,7 @@ mod server;
 mod settings;
 pub mod signing;
 pub mod supervisor;
+pub mod telemetry;
 pub mod timeouts;
 pub mod tls;
 

@@ -1,11 +1,16 @@
-//! Logs: `log_format` and `log_level`, and the subscriber that writes them to stderr.
+//! Logs: `log_format` and `log_level`, and the subscriber that writes them to stderr and,
+//! with `[tracing]` on, exports spans (`telemetry.rs`).
 
 use std::io::IsTerminal;
 
 use serde::{Deserialize, Serialize};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::error::{invalid, ConfigError};
+use crate::telemetry::{self, Exporter, TracingConfig};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -26,16 +31,45 @@ pub(crate) fn validate_level(level: &str) -> Result<(), ConfigError> {
 }
 
 /// Installs the process's subscriber: `format` lines at `level` to stderr, coloured only
-/// for a person at a terminal and never under `NO_COLOR` (no-color.org).
-pub fn init(format: LogFormat, level: &str) {
+/// for a person at a terminal and never under `NO_COLOR` (no-color.org); and, when
+/// `tracing` names an endpoint, the span exporter, which the caller keeps until exit.
+/// Call it before the async runtime starts.
+pub fn init(format: LogFormat, level: &str, tracing: &TracingConfig) -> Option<Exporter> {
+    // Spans are for the exporter, never log lines.
+    let filter = || EnvFilter::new(format!("{level},{}=off", telemetry::TARGET));
+    let registry = tracing_subscriber::registry();
+    match telemetry::layer(tracing) {
+        Ok(Some((spans, exporter))) => {
+            registry
+                .with(lines(format).with_filter(filter()))
+                .with(spans)
+                .init();
+            Some(exporter)
+        }
+        Ok(None) => {
+            registry.with(filter()).with(lines(format)).init();
+            None
+        }
+        Err(error) => {
+            registry.with(filter()).with(lines(format)).init();
+            tracing::error!(%error, "the OTLP exporter could not start; serving without tracing");
+            None
+        }
+    }
+}
+
+/// The layer that writes log lines in `format`.
+fn lines<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(level))
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Human => logs.init(),
-        LogFormat::Json => logs.json().init(),
+        LogFormat::Human => lines.boxed(),
+        LogFormat::Json => lines.json().boxed(),
     }
 }

@@ -32,8 +32,9 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return config_error(&error),
     };
-    // Logging first, so what building the daemon reports (an audit log's recovery) shows.
-    agtpd::logging::init(config.log_format, &config.log_level);
+    // Logging first, so what building the daemon reports (an audit log's recovery) shows;
+    // the span exporter, if any, flushes when this goes out of scope, after serving.
+    let _spans = agtpd::logging::init(config.log_format, &config.log_level, &config.tracing);
     // Building the daemon loads the catalog, agents, endpoints and modules; binds nothing.
     let daemon = match Daemon::new(&config) {
         Ok(daemon) => daemon,

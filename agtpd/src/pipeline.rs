@@ -15,6 +15,7 @@ use std::time::Duration;
 use agtp_core::module::{Completion, Cx, Flow, Module, ModuleError, ModuleMetric};
 use agtp_core::{AgtpError, Headers, Request, Response, Status};
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 /// The modules in load order.
 #[derive(Clone, Default)]
@@ -49,7 +50,8 @@ impl Pipeline {
         let mut n_entered = 0;
         for module in &self.modules {
             n_entered += 1;
-            match contained(module.name(), module.on_request(request, cx)).await {
+            let hook = contained(module.name(), module.on_request(request, cx));
+            match hook.instrument(hook_span(module, "on_request")).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Respond(response)) | Err(response) => {
                     return Entered {
@@ -70,7 +72,8 @@ impl Pipeline {
     pub(crate) async fn leave(&self, entered: Entered, response: &mut Response, cx: &mut Cx) {
         // Onion order: the last module entered sees the response first.
         for module in self.modules[..entered.n_entered].iter().rev() {
-            if let Err(error) = contained(module.name(), module.on_response(response, cx)).await {
+            let hook = contained(module.name(), module.on_response(response, cx));
+            if let Err(error) = hook.instrument(hook_span(module, "on_response")).await {
                 *response = error;
             }
         }
@@ -98,7 +101,11 @@ impl Pipeline {
                 elapsed,
             };
             let hook = AssertUnwindSafe(module.on_complete(&mut done)).catch_unwind();
-            if hook.await.is_err() {
+            if hook
+                .instrument(hook_span(module, "on_complete"))
+                .await
+                .is_err()
+            {
                 tracing::error!(module = module.name(), "on_complete panicked");
             }
         }
@@ -126,6 +133,10 @@ impl Pipeline {
             module.reopen();
         }
     }
+}
+
+fn hook_span(module: &Arc<dyn Module>, hook: &'static str) -> tracing::Span {
+    crate::telemetry::hook_span(module.name(), hook)
 }
 
 /// Awaits a hook, turning its error or panic into the 500 answer, logged once here.

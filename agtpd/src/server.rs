@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::connection::{linger, retry_later, Connection, Shutdown};
@@ -24,6 +25,7 @@ use crate::proxy_protocol::{self, Trusted};
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::supervisor::Supervisor;
+use crate::telemetry;
 
 /// A configured daemon, not yet serving. Building one binds nothing.
 pub struct Daemon {
@@ -359,7 +361,8 @@ impl AcceptLoop {
             let proxied = self.proxied.clone().filter(|t| t.trusts(peer));
             self.tracker.spawn(async move {
                 let cut = shutdown.cut.clone();
-                let serve = serve_stream(stream, peer, proxied, settings, shutdown);
+                let serve = serve_stream(stream, peer, proxied, settings, shutdown)
+                    .instrument(telemetry::connection_span(peer));
                 tokio::pin!(serve);
                 tokio::select! {
                     () = &mut serve => {}
@@ -402,7 +405,10 @@ async fn serve_stream(
             .run()
             .await;
     };
-    match tokio::time::timeout(settings.timeouts.tls_handshake, acceptor.accept(stream)).await {
+    let handshake = acceptor
+        .accept(stream)
+        .instrument(telemetry::span!("tls_handshake"));
+    match tokio::time::timeout(settings.timeouts.tls_handshake, handshake).await {
         Ok(Ok(tls)) => Connection::new(tls, peer, settings, shutdown).run().await,
         Ok(Err(error)) => {
             settings.metrics.tls_handshake_failed();

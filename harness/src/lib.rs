@@ -11,6 +11,7 @@
 //!   project's own OpenMetrics parser;
 //! - [`man`]: man pages checked against `--help`; [`tls`]: test certificates;
 //! - [`redis`]: a real `redis-server` for the shared cache, killed and restarted at will;
+//! - [`otlp`]: an OTLP/HTTP receiver that keeps the spans a daemon exports;
 //! - [`wait`]: conditions instead of sleeps.
 //!
 //! Dependency rule: a dev-dependency only; it depends on `agtpd` and `agtp-core`.
@@ -21,6 +22,7 @@ pub mod admin;
 pub mod client;
 pub mod daemon;
 pub mod man;
+pub mod otlp;
 pub mod redis;
 pub mod runtime;
 pub mod site;

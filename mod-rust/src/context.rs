@@ -10,6 +10,48 @@ use tokio::time::Instant;
 
 use crate::sign::{Signature, Signer, SigningError};
 
+/// The parts of a valid `traceparent` a child keeps: `VERSION-TRACEID-PARENTID-FLAGS`,
+/// lower-case hex; version `ff` is invalid, `00` has exactly four fields, later versions
+/// may add fields; all-zero ids are invalid.
+struct TraceParent<'a> {
+    trace_id: &'a str,
+    flags: &'a str,
+}
+
+impl<'a> TraceParent<'a> {
+    fn parse(value: &'a str) -> Option<TraceParent<'a>> {
+        let hex = |s: &str, len: usize| {
+            s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        let mut fields = value.splitn(5, '-');
+        let (version, trace_id, parent_id, flags) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
+        let more = fields.next().is_some();
+        let valid = hex(version, 2)
+            && version != "ff"
+            && !(version == "00" && more)
+            && hex(trace_id, 32)
+            && hex(parent_id, 16)
+            && hex(flags, 2)
+            && trace_id.bytes().any(|b| b != b'0')
+            && parent_id.bytes().any(|b| b != b'0');
+        valid.then_some(TraceParent { trace_id, flags })
+    }
+}
+
+/// `N` random bytes in lower-case hex, never all zero.
+fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    while bytes.iter().all(|&b| b == 0) {
+        getrandom::getrandom(&mut bytes).expect("the OS's random generator works");
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The request context handed to every handler: who is calling, for whom, under which
 /// scopes, until when. Cheap to clone.
 ///
@@ -138,6 +180,31 @@ impl Context {
         }
     }
 
+    /// The caller's `traceparent` (W3C Trace Context) when it is valid. With `[tracing]` on
+    /// in the daemon it names the daemon's span for this call, so that spans this handler
+    /// makes under it are that span's children; otherwise it is the agent's own.
+    pub fn traceparent(&self) -> Option<&str> {
+        let value = self.header("traceparent")?.trim();
+        TraceParent::parse(value).map(|_| value)
+    }
+
+    /// The caller's `tracestate`, when its `traceparent` is valid.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.traceparent()?;
+        self.header("tracestate")
+    }
+
+    /// A `traceparent` for a call this handler makes: the caller's trace with a new span
+    /// id, or a new sampled trace when the caller sent none.
+    pub fn child_traceparent(&self) -> String {
+        let parent = self.traceparent().and_then(TraceParent::parse);
+        let (trace_id, flags) = match parent {
+            Some(TraceParent { trace_id, flags }) => (trace_id.to_owned(), flags),
+            None => (random_hex::<16>(), "01"),
+        };
+        format!("00-{trace_id}-{}-{flags}", random_hex::<8>())
+    }
+
     /// Whether a verified client certificate matches [`agent_id`](Context::agent_id).
     pub fn agent_verified(&self) -> bool {
         self.inner.envelope.agent_verified
@@ -184,3 +251,6 @@ impl Context {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,9 +16,11 @@ use runtime_protocol::{
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::pool::{Acquired, Job, NoLease, Outcome, Pool};
 use super::Gateway;
+use crate::telemetry;
 
 /// How many times a call may meet a connection that closed before taking its request.
 const MAX_UNDELIVERED: u32 = 8;
@@ -85,8 +87,10 @@ impl Gateway {
             (pool.clone(), config.queue_length, config.queue_wait)
         };
         timing.pool = Some(pool.shared_name().clone());
+        let span = telemetry::span!("gateway", agtp.pool = pool.name());
         let result = self
             .dispatch(&pool, call, queue_length, queue_wait, &mut timing)
+            .instrument(span)
             .await;
         let stats = &pool.stats;
         let counter = match &result {
@@ -148,7 +152,10 @@ impl Gateway {
                 Acquired::Full => return Err(GatewayError::Busy),
                 Acquired::Queued(ticket) => {
                     let wait = queue_wait.min(deadline.saturating_duration_since(now));
-                    let waited = ticket.wait(wait).await;
+                    let waited = ticket
+                        .wait(wait)
+                        .instrument(telemetry::span!("queue_wait"))
+                        .await;
                     let elapsed = now.elapsed();
                     timing.queue_wait += elapsed;
                     timings.queue_wait.observe(elapsed.as_secs_f64());
@@ -160,6 +167,14 @@ impl Gateway {
                 }
             };
             timing.pid = lease.pid();
+            let round_trip = telemetry::span!(
+                "round_trip",
+                otel.kind = "client",
+                process.pid = lease.pid().map(i64::from),
+            );
+            if let Frame::Request(request) = &mut frame {
+                telemetry::inject(&round_trip, &mut request.envelope.headers);
+            }
             let sent = Instant::now();
             let (reply, answer) = oneshot::channel();
             let busy = Busy::start(&pool.stats.n_busy);
@@ -168,7 +183,7 @@ impl Gateway {
                 deadline,
                 reply,
             }) {
-                Ok(()) => answer.await.ok(),
+                Ok(()) => answer.instrument(round_trip).await.ok(),
                 Err(job) => Some(Outcome::Broken {
                     written: false,
                     frame: job.frame,

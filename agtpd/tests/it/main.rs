@@ -19,6 +19,7 @@ mod proxy;
 mod proxy_protocol;
 mod reload;
 mod supervisor;
+mod telemetry;
 mod tls;
 mod wire;
 
