@@ -7,7 +7,8 @@
 //! - [`Client`] (`pool.rs`): connects to `host:port`, plaintext or TLS, and keeps idle
 //!   connections per origin;
 //! - [`Stream`] (`stream.rs`): the plaintext-or-TLS stream a [`Client`] opens;
-//! - [`TlsOptions`] (`tls.rs`): TLS 1.3 trust settings;
+//! - [`TlsOptions`] (`tls.rs`): TLS 1.3 trust settings, and [`ClientIdentity`], a client
+//!   certificate for mTLS;
 //! - [`ClientError`] and [`ErrorKind`] (`error.rs`): every failure, classified.
 //!
 //! The parsing and encoding are the crate's own sans-IO [`crate::parse`] and
@@ -43,7 +44,7 @@ pub use connection::Connection;
 pub use error::{ClientError, ErrorKind};
 pub use pool::{Client, Deadlines};
 pub use stream::Stream;
-pub use tls::TlsOptions;
+pub use tls::{ClientIdentity, TlsOptions};
 pub use uri::{is_agent_id, Origin, Uri, UriError};
 
 /// How a [`Client`] connects, waits and trusts.

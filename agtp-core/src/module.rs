@@ -77,6 +77,63 @@ pub struct EndpointFacts {
     pub handler_config: Value,
 }
 
+/// The client certificate a connection presented and the TLS handshake verified, with
+/// the AGTP extensions it carries (each `None` when absent).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentCertificate {
+    /// The identity it proves: its `subject-agent-id` extension, else the lower-case hex
+    /// SHA-256 of its Ed25519 public key.
+    pub agent_id: String,
+    /// Lower-case hex SHA-256 of the certificate's DER.
+    pub fingerprint: String,
+    /// `subject-agent-id`.
+    pub subject_agent_id: Option<String>,
+    /// `principal-id`.
+    pub principal_id: Option<String>,
+    /// `authority-scope-commitment`: the scopes this agent may ever claim.
+    pub authority_scopes: Option<Vec<String>>,
+    /// `governance-zone`.
+    pub governance_zone: Option<String>,
+    /// `trust-tier`, 1 to 3.
+    pub trust_tier: Option<u8>,
+    /// `archetype`.
+    pub archetype: Option<String>,
+    /// `activation-certificate-id`.
+    pub activation_certificate_id: Option<String>,
+}
+
+impl AgentCertificate {
+    /// The extensions present, as runtimes receive them (`agent_cert_extensions`).
+    pub fn extensions(&self) -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                map.insert(key.to_owned(), value);
+            }
+        };
+        put(
+            "subject_agent_id",
+            self.subject_agent_id.clone().map(Value::from),
+        );
+        put("principal_id", self.principal_id.clone().map(Value::from));
+        put(
+            "authority_scopes",
+            self.authority_scopes.clone().map(Value::from),
+        );
+        put(
+            "governance_zone",
+            self.governance_zone.clone().map(Value::from),
+        );
+        put("trust_tier", self.trust_tier.map(Value::from));
+        put("archetype", self.archetype.clone().map(Value::from));
+        put(
+            "activation_certificate_id",
+            self.activation_certificate_id.clone().map(Value::from),
+        );
+        map
+    }
+}
+
 /// Per-exchange context shared by the modules and the daemon.
 #[derive(Debug, Default)]
 pub struct Cx {
@@ -102,6 +159,8 @@ pub struct Cx {
     /// The client's address: the TCP peer, or what a trusted load balancer's PROXY
     /// header said.
     pub client_address: Option<std::net::SocketAddr>,
+    /// The connection's verified client certificate (mTLS), when it presented one.
+    pub certificate: Option<Arc<AgentCertificate>>,
     extensions: Extensions,
 }
 

@@ -18,6 +18,9 @@ pub struct Policies {
     pub anonymous_discovery: bool,
     /// Verb policy.
     pub methods: MethodPolicy,
+    /// Every agent must prove its identity with a client certificate (mTLS); an agent
+    /// document can also demand it for itself (`policies.identity.require_certificate`).
+    pub require_certificate: bool,
 }
 
 impl Default for Policies {
@@ -25,6 +28,7 @@ impl Default for Policies {
         Policies {
             anonymous_discovery: true,
             methods: MethodPolicy::default(),
+            require_certificate: false,
         }
     }
 }
@@ -65,6 +69,8 @@ fn invalid(key: &'static str, message: impl Into<String>) -> PolicyError {
 pub struct Policy {
     /// Whether anonymous server-level discovery is answered.
     pub anonymous_discovery: bool,
+    /// Whether every agent must present a client certificate.
+    pub require_certificate: bool,
     allow: HashSet<String>,
     disallow: HashSet<String>,
     legacy: bool,
@@ -98,6 +104,7 @@ impl Policy {
         }
         Ok(Policy {
             anonymous_discovery: policies.anonymous_discovery,
+            require_certificate: policies.require_certificate,
             allow,
             disallow,
             legacy: policies.methods.legacy,

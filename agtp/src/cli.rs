@@ -15,8 +15,9 @@ URI forms:
 
 TLS or plaintext:
   TLS 1.3 unless the host is loopback (127.0.0.0/8, ::1, localhost), where agtpd serves
-  plaintext. --tls, --cacert or --insecure ask for TLS on loopback too. Certificates are
-  checked against the system's roots plus any --cacert.
+  plaintext. --tls, --cacert, --insecure or --cert ask for TLS on loopback too. Certificates
+  are checked against the system's roots plus any --cacert. --cert and --key present a
+  client certificate (an agent certificate, `agtpd cert agent`) to a server that asks.
 
 Output:
   The response body on stdout: pretty-printed JSON on a terminal, the raw bytes when piped.
@@ -144,6 +145,15 @@ pub(crate) struct TlsArgs {
     /// Do not verify the server's certificate at all (implies --tls). Testing only.
     #[arg(long, short = 'k')]
     pub(crate) insecure: bool,
+
+    /// Present this client certificate (PEM; implies --tls), for a server that asks
+    /// for one (mTLS); needs --key.
+    #[arg(long, value_name = "PATH", requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "PATH", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
 }
 
 /// `agtp bench`.

@@ -3,9 +3,10 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use agtp_core::client::{ClientConfig, Origin, TlsOptions, Uri};
+use agtp_core::client::{ClientConfig, ClientIdentity, Origin, TlsOptions, Uri};
 use agtp_core::Request;
 use bytes::Bytes;
 
@@ -73,7 +74,7 @@ pub(crate) fn build(target: &TargetArgs, body: Option<&str>) -> Result<(Uri, Req
 /// Where to connect. The rule: TLS unless the host is loopback; `--tls`, `--cacert` and
 /// `--insecure` ask for TLS on loopback too.
 pub(crate) fn origin(uri: &Uri, tls: &TlsArgs) -> Origin {
-    let wants_tls = tls.tls || tls.cacert.is_some() || tls.insecure;
+    let wants_tls = tls.tls || tls.cacert.is_some() || tls.insecure || tls.cert.is_some();
     uri.secure_origin(wants_tls)
 }
 
@@ -87,6 +88,11 @@ pub(crate) fn client_config(tls: &TlsArgs, timeout: Duration) -> Result<ClientCo
         options
             .add_pem_file(path)
             .map_err(|e| Failure::no_input(format!("--cacert: {}", strip_tls_prefix(&e))))?;
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+        let identity = ClientIdentity::from_pem_files(cert, key)
+            .map_err(|e| Failure::no_input(format!("--cert: {}", strip_tls_prefix(&e))))?;
+        options.identity = Some(Arc::new(identity));
     }
     Ok(ClientConfig {
         connect_timeout: timeout,

@@ -64,6 +64,11 @@ pub(crate) fn finish(
         ),
         None => ("-", "-", "-"),
     };
+    // A client certificate names the agent when the header does not.
+    let agent = match (agent, &cx.certificate) {
+        ("-", Some(certificate)) => certificate.agent_id.as_str(),
+        _ => agent,
+    };
     let status = response.status.code();
     let header = |name| request.and_then(|r| r.headers.get(name)).unwrap_or("-");
     tracing::info!(

@@ -84,6 +84,9 @@ pub struct Cli {
 pub enum Command {
     /// Generate an Ed25519 signing key pair for `[signing] key_file`.
     Keygen(KeygenArgs),
+    /// Make a local CA and issue agent (mTLS) and server certificates from it.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Play the daemon against a runtime command and report whether it follows the
     /// gateway protocol (`agtpd conformance -- python3 runtime.py`).
     Conformance(runtime_conformance::ConformanceArgs),
@@ -192,6 +195,77 @@ pub struct ManPagesArgs {
     /// Existing directory to write `agtpd.1` and one page per subcommand into.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+/// `agtpd cert`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CertCommand {
+    /// Write a new CA (`ca.crt`, `ca.key`) into DIR, for `[tls] client_ca_file`.
+    Ca {
+        /// Directory to write into; existing files are never overwritten.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "agtpd local CA")]
+        name: String,
+        #[arg(long, value_name = "DAYS", default_value_t = 3650)]
+        valid_days: i64,
+    },
+    /// Issue an agent certificate (BASE.crt, BASE.key) with AGTP extensions; prints the
+    /// Agent-ID it proves.
+    Agent(AgentCertArgs),
+    /// Issue a certificate for agtpd's own listener (BASE.crt, BASE.key).
+    Server {
+        /// The CA directory (`agtpd cert ca`).
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Base path of the files to write.
+        #[arg(long, value_name = "BASE")]
+        out: PathBuf,
+        /// A DNS name or IP address clients use (repeatable).
+        #[arg(long = "name", value_name = "NAME", required = true)]
+        names: Vec<String>,
+        #[arg(long, value_name = "DAYS", default_value_t = 365)]
+        valid_days: i64,
+    },
+}
+
+/// `agtpd cert agent`.
+#[derive(Debug, Clone, Args)]
+pub struct AgentCertArgs {
+    /// The CA directory (`agtpd cert ca`).
+    #[arg(long, value_name = "DIR")]
+    pub ca: PathBuf,
+    /// Base path of the files to write.
+    #[arg(long, value_name = "BASE")]
+    pub out: PathBuf,
+    /// The certificate's common name (default: the base name).
+    #[arg(long)]
+    pub common_name: Option<String>,
+    /// `subject-agent-id`: the Agent-ID (64 lower-case hex) the certificate proves;
+    /// without it, the SHA-256 of the certificate's key.
+    #[arg(long, value_name = "HEX")]
+    pub agent_id: Option<String>,
+    /// `principal-id`.
+    #[arg(long)]
+    pub principal_id: Option<String>,
+    /// `authority-scope-commitment`: a scope the agent may claim (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// `governance-zone`, such as `zone:finance`.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// `trust-tier`: 1 verified, 2 org-asserted, 3 experimental.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub trust_tier: Option<u8>,
+    /// `archetype`: assistant, analyst, executor, orchestrator or monitor.
+    #[arg(long)]
+    pub archetype: Option<String>,
+    /// `activation-certificate-id` (64 lower-case hex).
+    #[arg(long, value_name = "HEX")]
+    pub activation_certificate_id: Option<String>,
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub valid_days: i64,
 }
 
 /// `agtpd keygen`.

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{AuditCommand, Cli, Command, KeygenArgs, ManPagesArgs, Overrides};
+use crate::cli::{AuditCommand, CertCommand, Cli, Command, KeygenArgs, ManPagesArgs, Overrides};
 use crate::config::Source;
 use crate::exit::ExitStatus;
 use crate::server::Daemon;
@@ -13,6 +13,7 @@ use crate::server::Daemon;
 pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Keygen(args) => exit(keygen(&args)),
+        Command::Cert(command) => exit(cert(command)),
         Command::RuntimeShim(args) => exit(crate::supervisor::runtime_shim(&args)),
         Command::ManPages(args) => exit(man_pages(&args)),
         Command::Audit(AuditCommand::Verify(args)) => {
@@ -29,6 +30,62 @@ pub fn run(command: Command) -> ExitCode {
                 exit(ExitStatus::Software)
             }
         },
+    }
+}
+
+/// `agtpd cert ...`: prints what it wrote.
+fn cert(command: CertCommand) -> ExitStatus {
+    use crate::cert::{self, AgentSpec, Validity};
+    let issued = match command {
+        CertCommand::Ca {
+            out,
+            name,
+            valid_days,
+        } => cert::make_ca(&out, &name, Validity::days(valid_days)),
+        CertCommand::Server {
+            ca,
+            out,
+            names,
+            valid_days,
+        } => cert::issue_server(&ca, &out, &names, Validity::days(valid_days)),
+        CertCommand::Agent(args) => {
+            let base_name = args
+                .out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            let spec = AgentSpec {
+                common_name: args
+                    .common_name
+                    .or(base_name)
+                    .unwrap_or_else(|| "agent".into()),
+                agent_id: args.agent_id,
+                principal_id: args.principal_id,
+                scopes: (!args.scopes.is_empty()).then_some(args.scopes),
+                zone: args.zone,
+                trust_tier: args.trust_tier,
+                archetype: args.archetype,
+                activation_certificate_id: args.activation_certificate_id,
+            };
+            cert::issue_agent(&args.ca, &args.out, &spec, Validity::days(args.valid_days))
+        }
+    };
+    match issued {
+        Ok(issued) => {
+            println!("certificate: {}", issued.cert.display());
+            println!("key:         {}", issued.key.display());
+            if let Some(agent_id) = issued.agent_id {
+                println!("agent id:    {agent_id}");
+            }
+            ExitStatus::Clean
+        }
+        Err(error) => {
+            eprintln!("agtpd cert: {error}");
+            match error {
+                cert::CertError::Invalid(_) => ExitStatus::DataErr,
+                cert::CertError::Read { .. } => ExitStatus::NoInput,
+                cert::CertError::Write(_) => ExitStatus::CantCreate,
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agtp_core::encode::encode_response;
-use agtp_core::module::Cx;
+use agtp_core::module::{AgentCertificate, Cx};
 use agtp_core::parse::{Head, RequestParser};
 use agtp_core::{AgtpError, Request, Response, Status, WireError};
 use bytes::{Buf, BufMut, BytesMut};
@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::access::{Exchange, Trace};
 use crate::metrics::LastLabels;
+use crate::mtls::Refusal;
 use crate::settings::Settings;
 use crate::telemetry;
 
@@ -82,6 +83,8 @@ pub(crate) struct Connection<S> {
     started: Instant,
     /// The request metrics' handles for this connection's last labels.
     last_labels: LastLabels,
+    /// The client certificate the TLS handshake verified, read once per connection.
+    certificate: Option<Result<Arc<AgentCertificate>, Refusal>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -101,7 +104,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             output: BytesMut::with_capacity(BUFFER),
             started: Instant::now(),
             last_labels: LastLabels::default(),
+            certificate: None,
         }
+    }
+
+    /// The connection's verified client certificate (its DER), when it presented one.
+    pub(crate) fn with_certificate(mut self, der: Option<&[u8]>) -> Self {
+        self.certificate = der.map(|der| crate::mtls::read(der).map(Arc::new));
+        self
     }
 
     /// Serves requests until the peer leaves, asks to close, breaks the protocol, or the
@@ -114,19 +124,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let request = match self.read_request().await {
                 Ok(request) => request,
                 Err(Stop::Quiet) => break,
-                Err(Stop::Refuse(error)) => {
-                    let mut response = error.to_response();
-                    // Every exchange reaches the modules' on_complete, unparseable ones too.
-                    let (cx, mut trace) = (exchange_cx(self.peer), Trace::default());
-                    self.settings
-                        .finalize(&mut response, (&cx.response_id, None), true);
-                    self.complete(None, &mut response, &cx, &mut trace).await;
-                    self.queue(&response);
-                    self.close_gracefully().await;
-                    return;
-                }
+                Err(Stop::Refuse(error)) => return self.refuse(None, error).await,
             };
-            let (mut cx, mut trace) = (exchange_cx(self.peer), Trace::default());
+            // A certificate that proves no agent is refused at the first request.
+            if let Some(Err(refusal)) = &self.certificate {
+                let error = refusal.to_error();
+                return self.refuse(Some(&request), error).await;
+            }
+            let (mut cx, mut trace) = (self.exchange_cx(), Trace::default());
             let span = telemetry::request_span(&request, &cx.response_id);
             let answer = crate::gates::answer(&request, &self.settings, &mut cx, &mut trace)
                 .instrument(span.clone());
@@ -157,6 +162,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let _ = self.flush().await;
         let _ = self.io.shutdown().await;
+    }
+
+    /// Answers `error` and closes; every exchange reaches the modules' `on_complete`,
+    /// unparseable ones too.
+    async fn refuse(&mut self, request: Option<&Request>, error: AgtpError) {
+        let mut response = error.to_response();
+        let (cx, mut trace) = (self.exchange_cx(), Trace::default());
+        let echo = request.map(|r| &r.headers);
+        self.settings
+            .finalize(&mut response, (&cx.response_id, echo), true);
+        self.complete(request, &mut response, &cx, &mut trace).await;
+        self.queue(&response);
+        self.close_gracefully().await;
+    }
+
+    /// A new exchange's context, with its `Response-ID`.
+    fn exchange_cx(&self) -> Cx {
+        let mut cx = Cx::default();
+        cx.response_id = crate::settings::response_id();
+        cx.client_address = Some(self.peer);
+        cx.certificate = match &self.certificate {
+            Some(Ok(certificate)) => Some(certificate.clone()),
+            _ => None,
+        };
+        cx
     }
 
     /// The modules' `on_complete`, then the access log, metrics and slow-request log.
@@ -323,7 +353,6 @@ pub(crate) async fn linger<S: AsyncRead + AsyncWrite + Unpin>(io: &mut S, limit:
     .await;
 }
 
-/// A new exchange's context, with its `Response-ID`.
 /// The answer to a request still in flight at the drain deadline.
 fn cut_short() -> Response {
     retry_later(
@@ -337,13 +366,6 @@ pub(crate) fn retry_later(code: &'static str, message: &'static str) -> Response
     let mut response = AgtpError::new(Status::UNAVAILABLE, code, message).to_response();
     response.headers.append("Retry-After", "1");
     response
-}
-
-fn exchange_cx(client: SocketAddr) -> Cx {
-    let mut cx = Cx::default();
-    cx.response_id = crate::settings::response_id();
-    cx.client_address = Some(client);
-    cx
 }
 
 /// The first size of a connection's input and output buffers.

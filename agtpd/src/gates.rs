@@ -33,7 +33,7 @@
 //! built-ins (DISCOVER, DESCRIBE) skip them. Every answer still passes `on_complete` (in
 //! `connection.rs`).
 
-use agtp_core::module::Cx;
+use agtp_core::module::{AgentCertificate, Cx};
 use agtp_core::{AgtpError, Request, Response, Status};
 
 use crate::access::{Progress, Trace};
@@ -114,8 +114,13 @@ fn check<'a>(request: &'a Request, site: &'a Site, cx: &mut Cx) -> Result<Passed
     if let Some(refusal) = site.policy.refusal(&site.catalog, method) {
         return Err(refusal);
     }
-    // 6. Identity; `/agents/{name}` addresses the agent's root.
-    let (agent, path) = identify(request, site)?;
+    // 6. Identity; `/agents/{name}` addresses the agent's root; a client certificate
+    // binds it.
+    let certificate = cx.certificate.as_deref();
+    let (agent, path) = identify(request, site, certificate)?;
+    if let Some(agent) = agent {
+        certificate_gate(agent, certificate, site)?;
+    }
     if let Some(agent) = agent {
         cx.agent_id = Some(agent.id().to_owned());
         cx.principal_id = Some(agent.principal_id().to_owned());
@@ -176,10 +181,70 @@ fn is_discovery(method: &str, path: Option<&str>) -> bool {
     method == "DISCOVER" && matches!(path, None | Some("/") | Some("/methods"))
 }
 
-/// Finds the addressed agent and the path left to route.
+/// Whether `certificate` proves `agent`: it names the same Agent-ID.
+pub(crate) fn proves(certificate: Option<&AgentCertificate>, agent: &Agent) -> bool {
+    certificate.is_some_and(|c| c.agent_id.eq_ignore_ascii_case(agent.id()))
+}
+
+/// An agent that demands a certificate (its document, or `[policies]` for all) is not
+/// served on a header alone.
+fn certificate_gate(
+    agent: &Agent,
+    certificate: Option<&AgentCertificate>,
+    site: &Site,
+) -> Result<(), AgtpError> {
+    let demanded = agent.require_certificate() || site.policy.require_certificate;
+    if !demanded || proves(certificate, agent) {
+        return Ok(());
+    }
+    Err(AgtpError::new(
+        Status::UNAUTHORIZED,
+        "certificate-required",
+        format!(
+            "agent `{}` proves its identity with a client certificate only; connect with it",
+            agent.id()
+        ),
+    )
+    .with_detail("agent_id", agent.id()))
+}
+
+/// A certificate's identity against the request's `Agent-ID` and `Principal-ID`.
+fn bind(
+    request: &Request,
+    certificate: &AgentCertificate,
+    header: Option<&str>,
+) -> Result<(), AgtpError> {
+    if let Some(id) = header.filter(|id| !id.eq_ignore_ascii_case(&certificate.agent_id)) {
+        return Err(AgtpError::new(
+            Status::UNAUTHORIZED,
+            "agent-id-mismatch",
+            "Agent-ID names another agent than the client certificate proves",
+        )
+        .with_detail("agent_id", id)
+        .with_detail("certificate_agent_id", certificate.agent_id.as_str()));
+    }
+    let principal = request.headers.get("Principal-ID").map(str::trim);
+    match (
+        principal,
+        certificate.principal_id.as_deref().map(str::trim),
+    ) {
+        (Some(sent), Some(proven)) if sent != proven => Err(AgtpError::new(
+            Status::UNAUTHORIZED,
+            "principal-id-mismatch",
+            "Principal-ID names another principal than the client certificate proves",
+        )
+        .with_detail("principal_id", sent)
+        .with_detail("certificate_principal_id", proven)),
+        _ => Ok(()),
+    }
+}
+
+/// Finds the addressed agent and the path left to route. With a client certificate,
+/// `Agent-ID` must name its identity, and stands for it when absent.
 fn identify<'r, 's>(
     request: &'r Request,
     site: &'s Site,
+    certificate: Option<&AgentCertificate>,
 ) -> Result<(Option<&'s Agent>, Option<&'r str>), AgtpError> {
     let header = match request.headers.get("Agent-ID") {
         Some(id) => Some(id),
@@ -192,6 +257,13 @@ fn identify<'r, 's>(
             }
             legacy
         }
+    };
+    let header = match certificate {
+        Some(certificate) => {
+            bind(request, certificate, header)?;
+            Some(header.unwrap_or(&certificate.agent_id))
+        }
+        None => header,
     };
     let from_header = match header {
         Some(id) => Some(site.agents.resolve(id).ok_or_else(|| {

@@ -6,7 +6,7 @@
 //! by the `proxy` module in `on_request` (the site only loads with that module loaded),
 //! so it never reaches the gateway.
 
-use agtp_core::module::{Cx, EndpointFacts};
+use agtp_core::module::{AgentCertificate, Cx, EndpointFacts};
 use agtp_core::{AgtpError, Request, Response, Status};
 use tokio::time::Instant;
 
@@ -50,6 +50,9 @@ pub(crate) async fn invoke(
     }
     cx.endpoint = Some(facts(endpoint, path));
     let input = endpoint.build_input(params, &request.query, &request.body)?;
+    if let Some(certificate) = cx.certificate.as_deref() {
+        commitments(certificate, request, &held)?;
+    }
     let pipeline = ways.pipeline;
     let call = EndpointCall {
         endpoint,
@@ -106,6 +109,52 @@ pub(crate) async fn unrouted(
     response
 }
 
+/// What the client certificate commits the agent to, where the reference checks it
+/// (before the modules and the handler): its `authority-scope-commitment` bounds the
+/// scopes claimed (451 `scope-outside-commitment`), its `governance-zone` the
+/// `AGTP-Zone-ID` asked for (453 `zone-violation`; none asked inherits the zone).
+fn commitments(
+    certificate: &AgentCertificate,
+    request: &Request,
+    claimed: &[String],
+) -> Result<(), AgtpError> {
+    if let Some(committed) = &certificate.authority_scopes {
+        if request.headers.contains("Authority-Scope") {
+            let outside: Vec<String> = claimed
+                .iter()
+                .filter(|s| !committed.contains(s))
+                .cloned()
+                .collect();
+            if !outside.is_empty() {
+                return Err(AgtpError::new(
+                    Status::SCOPE_VIOLATION,
+                    "scope-outside-commitment",
+                    "Authority-Scope claims scopes the client certificate does not commit to",
+                )
+                .with_detail("outside_commitment", outside)
+                .with_detail("claimed", claimed.to_vec())
+                .with_detail("committed", committed.clone())
+                .with_detail("agent_id", certificate.agent_id.as_str()));
+            }
+        }
+    }
+    let asked = request.headers.get("AGTP-Zone-ID");
+    match (&certificate.governance_zone, asked) {
+        (Some(zone), Some(asked)) if zone != asked => Err(AgtpError::new(
+            Status::ZONE_VIOLATION,
+            "zone-violation",
+            format!("the client certificate binds this agent to `{zone}`, not `{asked}`"),
+        )
+        .with_detail("target_zone", zone.as_str())
+        .with_detail("request_zone", asked)
+        .with_detail(
+            "explanation",
+            "the certificate's governance-zone extension must equal AGTP-Zone-ID",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What the modules learn about the routed endpoint.
 fn facts(endpoint: &Endpoint, path: &str) -> EndpointFacts {
     EndpointFacts {
@@ -155,7 +204,7 @@ impl EndpointCall<'_> {
                     idempotent: endpoint.is_idempotent(),
                     deadline: gateway::deadline(request, *timeout, arrival),
                     envelope: gateway::envelope(endpoint, request, cx, agent, held, input),
-                    trust: gateway::trust(agent),
+                    trust: gateway::trust(agent, cx),
                 };
                 let (result, timing) = gateway.call(call).await;
                 trace.gateway = Some(timing);

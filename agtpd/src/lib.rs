@@ -25,6 +25,7 @@
 
 mod access;
 pub mod admin;
+pub mod cert;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -38,6 +39,7 @@ pub mod launch;
 pub mod logging;
 mod metrics;
 pub mod modules;
+mod mtls;
 mod pipeline;
 pub mod proxy_protocol;
 mod restart;

@@ -409,7 +409,14 @@ async fn serve_stream(
         .accept(stream)
         .instrument(telemetry::span!("tls_handshake"));
     match tokio::time::timeout(settings.timeouts.tls_handshake, handshake).await {
-        Ok(Ok(tls)) => Connection::new(tls, peer, settings, shutdown).run().await,
+        Ok(Ok(tls)) => {
+            let der = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let der = der.map(|der| der.as_ref().to_vec());
+            Connection::new(tls, peer, settings, shutdown)
+                .with_certificate(der.as_deref())
+                .run()
+                .await
+        }
         Ok(Err(error)) => {
             settings.metrics.tls_handshake_failed();
             tracing::debug!(%peer, %error, "tls handshake failed");

@@ -186,7 +186,8 @@ pub fn keygen(dir: &Path) -> Result<GeneratedKey, KeygenError> {
     })
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeygenError> {
+/// Writes a new file with `mode`; never replaces one.
+pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeygenError> {
     let error = |error| KeygenError::Write {
         path: path.to_owned(),
         error,

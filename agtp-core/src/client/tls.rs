@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::ClientError;
@@ -22,6 +22,36 @@ pub struct TlsOptions {
     /// Accept any certificate for any name. Encrypts, but authenticates nothing: for
     /// tests and first contact only.
     pub insecure: bool,
+    /// A client certificate chain (leaf first) and its key, for servers that ask for one
+    /// (mTLS); `None` sends none.
+    pub identity: Option<Arc<ClientIdentity>>,
+}
+
+/// A client certificate and its private key.
+#[derive(Debug)]
+pub struct ClientIdentity {
+    /// The certificate chain, leaf first.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl ClientIdentity {
+    /// Reads a PEM certificate chain and a PEM private key.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<ClientIdentity, ClientError> {
+        let failed = |path: &Path, reason: String| ClientError::Tls {
+            authority: "-".to_owned(),
+            reason: format!("`{}`: {reason}", path.display()),
+        };
+        let certs = CertificateDer::pem_file_iter(cert)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| failed(cert, e.to_string()))?;
+        if certs.is_empty() {
+            return Err(failed(cert, "no PEM certificate found".to_owned()));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| failed(key, e.to_string()))?;
+        Ok(ClientIdentity { certs, key })
+    }
 }
 
 impl Default for TlsOptions {
@@ -30,6 +60,7 @@ impl Default for TlsOptions {
             system_roots: true,
             extra_roots: Vec::new(),
             insecure: false,
+            identity: None,
         }
     }
 }
@@ -61,15 +92,23 @@ impl TlsOptions {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| failed(e.to_string()))?;
-        let config = if self.insecure {
+        let builder = if self.insecure {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-                .with_no_client_auth()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
         } else {
-            builder
-                .with_root_certificates(self.roots()?)
-                .with_no_client_auth()
+            builder.with_root_certificates(self.roots()?)
+        };
+        let config = match &self.identity {
+            None => builder.with_no_client_auth(),
+            Some(identity) => {
+                let key = provider
+                    .key_provider
+                    .load_private_key(identity.key.clone_key())
+                    .map_err(|e| failed(format!("the client key is not usable: {e}")))?;
+                let certified = rustls::sign::CertifiedKey::new(identity.certs.clone(), key);
+                builder.with_client_cert_resolver(Arc::new(Present(Arc::new(certified))))
+            }
         };
         Ok(Arc::new(config))
     }
@@ -154,5 +193,25 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Presents one client certificate to any server that asks. rustls's own
+/// `with_client_auth_cert` parses the certificate first and refuses critical extensions it
+/// does not know, which agent certificates carry; the server judges the certificate.
+#[derive(Debug)]
+struct Present(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Present {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }

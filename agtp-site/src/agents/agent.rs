@@ -76,6 +76,7 @@ pub struct Agent {
     pub(super) methods: Vec<String>,
     pub(super) scopes: Vec<String>,
     pub(super) wildcards: bool,
+    pub(super) require_certificate: bool,
     pub(super) document: Value,
     pub(super) source: Option<PathBuf>,
 }
@@ -115,6 +116,12 @@ impl Agent {
     /// The stable identifier of the principal the agent acts for (`principal_id`).
     pub fn principal_id(&self) -> &str {
         &self.principal_id
+    }
+
+    /// Whether only a client certificate may prove this agent's identity
+    /// (`policies.identity.require_certificate`).
+    pub fn require_certificate(&self) -> bool {
+        self.require_certificate
     }
 
     /// The legal owner (`owner_id`), when the document names one; an empty value counts

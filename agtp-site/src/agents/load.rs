@@ -201,6 +201,9 @@ pub(super) fn agent_from_value(
         methods: list(&document["requires"]["methods"]),
         scopes: list(&document["requires"]["scopes"]),
         wildcards: document["requires"]["wildcards"].as_bool().unwrap_or(false),
+        require_certificate: document["policies"]["identity"]["require_certificate"]
+            .as_bool()
+            .unwrap_or(false),
         document,
         source,
     })

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use agtp_core::module::Cx;
+use agtp_core::module::{AgentCertificate, Cx};
 use agtp_core::{AgtpError, Request, Response, Status};
 use bytes::Bytes;
 use runtime_protocol::{Reply, RequestEnvelope, Trust, TrustMethod};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::GatewayError;
@@ -72,6 +72,7 @@ pub(crate) fn envelope(
             .or_insert_with(|| value.to_owned());
     }
     let header = |name| request.headers.get(name).map(str::to_owned);
+    let proven = proven(cx, agent);
     RequestEnvelope {
         method: endpoint.method().to_owned(),
         path: request.path.clone().unwrap_or_default(),
@@ -86,20 +87,32 @@ pub(crate) fn envelope(
         request_id: header("Request-ID").unwrap_or_default(),
         headers,
         input,
-        agent_verified: false,
-        agent_cert_fingerprint: None,
-        agent_cert_extensions: Map::new(),
+        agent_verified: proven.is_some(),
+        agent_cert_fingerprint: proven.map(|c| c.fingerprint.clone()),
+        agent_cert_extensions: proven.map(AgentCertificate::extensions).unwrap_or_default(),
         client_address: cx.client_address.map(|a| a.to_string()),
     }
 }
 
-/// How the agent was identified: by its `Agent-ID` against the hosted directory.
-pub(crate) fn trust(agent: Option<&Agent>) -> Option<Trust> {
+/// The connection's certificate, when it proves the addressed agent.
+fn proven<'c>(cx: &'c Cx, agent: Option<&Agent>) -> Option<&'c AgentCertificate> {
+    let certificate = cx.certificate.as_deref();
+    agent.filter(|a| crate::gates::proves(certificate, a))?;
+    certificate
+}
+
+/// How the agent was identified: by a client certificate that proves it, or by its
+/// `Agent-ID` against the hosted directory (`verified` says only the latter was found).
+pub(crate) fn trust(agent: Option<&Agent>, cx: &Cx) -> Option<Trust> {
+    let proven = proven(cx, agent);
     agent.map(|agent| Trust {
         verified: true,
         agent_id: agent.id().to_owned(),
-        agent_cert_fingerprint: None,
-        method: TrustMethod::AgentIdHeader,
+        agent_cert_fingerprint: proven.map(|c| c.fingerprint.clone()),
+        method: match proven {
+            Some(_) => TrustMethod::AgentCertMtls,
+            None => TrustMethod::AgentIdHeader,
+        },
     })
 }
 

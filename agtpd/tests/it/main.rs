@@ -14,6 +14,7 @@ mod gateway;
 mod memory;
 mod metrics;
 mod modules;
+mod mtls;
 mod packaging;
 mod proxy;
 mod proxy_protocol;
