@@ -10,7 +10,10 @@
 //! 5. verb policy: 405 `method-not-allowed-by-policy` (embedded verbs exempt);
 //! 6. identity: `Agent-ID` (or the deprecated `Target-Agent`, or `/agents/{name}`);
 //!    400 `missing-agent-id`, 404 `agent-not-found`, 400 `agent-identity-mismatch`,
-//!    262 `anonymous-discovery-disabled` for anonymous server-level discovery;
+//!    262 `anonymous-discovery-disabled` for anonymous server-level discovery; with a
+//!    client certificate, 401 `agent-id-mismatch` or `principal-id-mismatch` when the
+//!    headers name others, and its agent when `Agent-ID` is absent; 401
+//!    `certificate-required` for an agent that demands one and got a header;
 //! 7. agent lifecycle: 503 suspended, 410 retired or deprecated (DESCRIBE and DISCOVER
 //!    exempt: they show the agent's status);
 //! 8. soft-deny: 403 `method-not-permitted-for-agent`;
@@ -20,7 +23,8 @@
 //!     embedded methods, then 405 `method-not-allowed`, 405 `method-not-implemented`
 //!     or 404 `endpoint-not-found`;
 //! 12. the endpoint: `required_scopes` (262), input (400 `invalid-json`, 422
-//!     `input-validation-failed`), then the modules' `on_request` in load order, then its
+//!     `input-validation-failed`), a client certificate's commitments (451
+//!     `scope-outside-commitment`, 453 `zone-violation`), then the modules' `on_request` in load order, then its
 //!     handler unless a module answered: a registered function a runtime serves through
 //!     the gateway (what each outcome answers: `gateway/translate.rs`), or a `proxy`
 //!     binding the `proxy` module answers; then the modules' `on_response` in reverse.
