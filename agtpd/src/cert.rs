@@ -267,14 +267,7 @@ fn placeholder(real: &[u8], index: usize) -> Result<Vec<u64>, CertError> {
 fn encode(arcs: &[u64]) -> Vec<u8> {
     let mut out = vec![(arcs[0] * 40 + arcs[1]) as u8];
     for &arc in &arcs[2..] {
-        let mut groups = vec![(arc & 0x7f) as u8];
-        let mut rest = arc >> 7;
-        while rest > 0 {
-            groups.push((rest & 0x7f) as u8 | 0x80);
-            rest >>= 7;
-        }
-        groups.reverse();
-        out.extend(groups);
+        mtls::push_arc(&mut out, u128::from(arc));
     }
     out
 }

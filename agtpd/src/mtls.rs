@@ -86,15 +86,22 @@ pub(crate) const ARCHETYPES: [&str; 5] = [
 /// The content octets of the DER OID `2.25.arc`: `2 * 40 + 25`, then `arc` in base 128,
 /// most significant group first, every group but the last with its high bit set.
 pub(crate) fn oid_content(arc: u128) -> Vec<u8> {
-    let mut groups = vec![(arc & 0x7f) as u8];
+    let mut content = vec![2 * 40 + 25];
+    push_arc(&mut content, arc);
+    content
+}
+
+/// Appends one OID arc in base 128, most significant group first, every group but the
+/// last with its high bit set.
+pub(crate) fn push_arc(out: &mut Vec<u8>, arc: u128) {
+    let start = out.len();
+    out.push((arc & 0x7f) as u8);
     let mut rest = arc >> 7;
     while rest > 0 {
-        groups.push((rest & 0x7f) as u8 | 0x80);
+        out.push((rest & 0x7f) as u8 | 0x80);
         rest >>= 7;
     }
-    groups.push(2 * 40 + 25);
-    groups.reverse();
-    groups
+    out[start..].reverse();
 }
 
 fn extension_named(oid: &[u8]) -> Option<&'static Extension> {
