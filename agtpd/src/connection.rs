@@ -108,9 +108,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// The connection's verified client certificate (its DER), when it presented one.
-    pub(crate) fn with_certificate(mut self, der: Option<&[u8]>) -> Self {
-        self.certificate = der.map(|der| crate::mtls::read(der).map(Arc::new));
+    /// What the connection's verified client certificate proves, when it presented one.
+    pub(crate) fn with_certificate(
+        mut self,
+        certificate: Option<Result<Arc<AgentCertificate>, Refusal>>,
+    ) -> Self {
+        self.certificate = certificate;
         self
     }
 

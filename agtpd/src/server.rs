@@ -410,10 +410,11 @@ async fn serve_stream(
         .instrument(telemetry::span!("tls_handshake"));
     match tokio::time::timeout(settings.timeouts.tls_handshake, handshake).await {
         Ok(Ok(tls)) => {
-            let der = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
-            let der = der.map(|der| der.as_ref().to_vec());
+            // Read where the handshake left it, before the stream moves.
+            let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let certificate = certificate.map(|der| crate::mtls::read(der).map(Arc::new));
             Connection::new(tls, peer, settings, shutdown)
-                .with_certificate(der.as_deref())
+                .with_certificate(certificate)
                 .run()
                 .await
         }
